@@ -1,0 +1,280 @@
+package qun
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// SQLiteLogStoreConfig configures NewSQLiteLogStore.
+type SQLiteLogStoreConfig struct {
+	// MaxBatch bounds how many Append calls share one transaction.
+	// Zero means 512.
+	MaxBatch int
+}
+
+// NewSQLiteLogStore returns the durable LogStore on db (opened with
+// sqlite.Open). Appends from all rooms are queued to one writer goroutine
+// that commits them in batches: an Append returns after the transaction
+// holding its events has committed (WAL, synchronous=FULL), so one fsync is
+// shared by every append waiting at that moment.
+//
+// The store must be the only writer of its tables: it keeps each room's last
+// sequence number in memory.
+func NewSQLiteLogStore(db *sql.DB, cfg SQLiteLogStoreConfig) (LogStore, error) {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 512
+	}
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS qun_events (
+		tenant TEXT NOT NULL,
+		room   TEXT NOT NULL,
+		seq    INTEGER NOT NULL,
+		type   TEXT NOT NULL,
+		actor  TEXT NOT NULL,
+		ts     INTEGER NOT NULL,
+		data   BLOB,
+		PRIMARY KEY (tenant, room, seq)
+	) WITHOUT ROWID`); err != nil {
+		return nil, fmt.Errorf("qun: create qun_events: %w", err)
+	}
+	s := &sqliteLog{
+		db:    db,
+		max:   cfg.MaxBatch,
+		reqs:  make(chan *appendReq, cfg.MaxBatch),
+		last:  map[RoomRef]uint64{},
+		done:  make(chan struct{}),
+		close: make(chan struct{}),
+	}
+	go s.writer()
+	return s, nil
+}
+
+type sqliteLog struct {
+	db   *sql.DB
+	max  int
+	reqs chan *appendReq
+
+	last map[RoomRef]uint64 // owned by the writer goroutine
+
+	mu     sync.RWMutex // Append holds it shared while queueing; Close exclusively
+	closed bool
+	close  chan struct{}
+	done   chan struct{}
+}
+
+type appendReq struct {
+	ref  RoomRef
+	evs  []*Event
+	done chan error
+}
+
+var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan error, 1)} }}
+
+func (s *sqliteLog) Append(ctx context.Context, ref RoomRef, evs ...*Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	r := reqPool.Get().(*appendReq)
+	r.ref, r.evs = ref, evs
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case s.reqs <- r:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	// Once queued the append will be decided; wait for it even if ctx ends,
+	// so the caller never mistakes a committed event for a failed one.
+	err := <-r.done
+	r.ref, r.evs = RoomRef{}, nil
+	reqPool.Put(r)
+	return err
+}
+
+func (s *sqliteLog) writer() {
+	defer close(s.done)
+	batch := make([]*appendReq, 0, s.max)
+	for {
+		select {
+		case r := <-s.reqs:
+			batch = append(batch[:0], r)
+		case <-s.close:
+			// Nothing can be queued any more: commit what already was.
+			for len(s.reqs) > 0 {
+				batch = batch[:0]
+				for len(batch) < s.max && len(s.reqs) > 0 {
+					batch = append(batch, <-s.reqs)
+				}
+				err := s.commit(batch)
+				for _, r := range batch {
+					r.done <- err
+				}
+			}
+			return
+		}
+	fill:
+		for len(batch) < s.max {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		err := s.commit(batch)
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+}
+
+func (s *sqliteLog) commit(batch []*appendReq) (err error) {
+	touched := make(map[RoomRef]uint64, len(batch)) // rooms' last seq before this batch
+	defer func() {
+		if err != nil { // roll the in-memory counters back with the transaction
+			for ref, last := range touched {
+				s.last[ref] = last
+			}
+		}
+	}()
+	ctx := context.Background()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("qun: log begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO qun_events (tenant, room, seq, type, actor, ts, data) VALUES (?,?,?,?,?,?,?)`)
+	if err != nil {
+		return fmt.Errorf("qun: log prepare: %w", err)
+	}
+	defer stmt.Close()
+	for _, r := range batch {
+		last, ok := s.last[r.ref]
+		if !ok {
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq),0) FROM qun_events WHERE tenant=? AND room=?`,
+				string(r.ref.Tenant), string(r.ref.Room)).Scan(&last); err != nil {
+				return fmt.Errorf("qun: log last: %w", err)
+			}
+		}
+		if _, seen := touched[r.ref]; !seen {
+			touched[r.ref] = last
+		}
+		for _, ev := range r.evs {
+			last++
+			ev.Tenant, ev.Room, ev.Seq = r.ref.Tenant, r.ref.Room, last
+			if _, err := stmt.ExecContext(ctx, string(ev.Tenant), string(ev.Room), int64(ev.Seq), ev.Type, string(ev.Actor), ev.TS, []byte(ev.Data)); err != nil {
+				return fmt.Errorf("qun: log insert: %w", err)
+			}
+		}
+		s.last[r.ref] = last
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("qun: log commit: %w", err)
+	}
+	return nil
+}
+
+func (s *sqliteLog) Read(ctx context.Context, ref RoomRef, after uint64, limit int) ([]*Event, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return s.query(ctx, `SELECT seq, type, actor, ts, data FROM qun_events WHERE tenant=? AND room=? AND seq>? ORDER BY seq LIMIT ?`,
+		ref, false, string(ref.Tenant), string(ref.Room), int64(after), limit)
+}
+
+func (s *sqliteLog) ReadBefore(ctx context.Context, ref RoomRef, before uint64, limit int) ([]*Event, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	if before == 0 {
+		before = 1 << 62
+	}
+	return s.query(ctx, `SELECT seq, type, actor, ts, data FROM qun_events WHERE tenant=? AND room=? AND seq<? ORDER BY seq DESC LIMIT ?`,
+		ref, true, string(ref.Tenant), string(ref.Room), int64(before), limit)
+}
+
+func (s *sqliteLog) query(ctx context.Context, q string, ref RoomRef, reverse bool, args ...any) ([]*Event, error) {
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("qun: log read: %w", err)
+	}
+	defer rows.Close()
+	var out []*Event
+	for rows.Next() {
+		ev := &Event{Tenant: ref.Tenant, Room: ref.Room}
+		var seq int64
+		var actor string
+		var data []byte
+		if err := rows.Scan(&seq, &ev.Type, &actor, &ev.TS, &data); err != nil {
+			return nil, fmt.Errorf("qun: log scan: %w", err)
+		}
+		ev.Seq, ev.Actor = uint64(seq), UserID(actor)
+		if len(data) > 0 {
+			ev.Data = data
+		}
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("qun: log read: %w", err)
+	}
+	if reverse {
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out, nil
+}
+
+func (s *sqliteLog) Last(ctx context.Context, ref RoomRef) (uint64, error) {
+	if s.isClosed() {
+		return 0, ErrClosed
+	}
+	var last int64
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq),0) FROM qun_events WHERE tenant=? AND room=?`,
+		string(ref.Tenant), string(ref.Room)).Scan(&last)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("qun: log last: %w", err)
+	}
+	return uint64(last), nil
+}
+
+func (s *sqliteLog) isClosed() bool {
+	select {
+	case <-s.close:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close stops the writer after it has answered every queued append. It does
+// not close the *sql.DB, which belongs to the caller.
+func (s *sqliteLog) Close() error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.close)
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+		return errors.New("qun: log writer did not stop")
+	}
+	return nil
+}
