@@ -116,16 +116,11 @@ func (c *Config) setDefaults() {
 // Identity (IdentityFrom) and ends after Config.OpTimeout.
 type Handler func(ctx context.Context, c *Call) (any, error)
 
-// RoomAuthorizer decides whether id may subscribe to room (of the kind it
-// was registered for). It returns nil, or an *Error: CodeNotFound when the
-// room does not exist or must stay invisible to id, CodeForbidden otherwise.
-type RoomAuthorizer func(ctx context.Context, id *Identity, room RoomID) error
-
 // Hub is the WebSocket edge of qun: it authenticates connections, routes
 // their ops to the handlers feature packages registered, and fans room events
 // out to subscribers in sequence order. Mount it as an http.Handler.
 //
-// Register ops and room kinds before serving; Handle and AuthorizeRooms
+// Register ops and room kinds before serving; Handle and RegisterRooms
 // panic on duplicates, like http.ServeMux.
 type Hub struct {
 	cfg     Config
@@ -134,7 +129,7 @@ type Hub struct {
 
 	mu       sync.RWMutex
 	handlers map[string]Handler
-	authz    map[string]RoomAuthorizer
+	access   map[string]RoomAccess
 	sessions map[*Session]struct{}
 	closing  bool
 
@@ -161,18 +156,18 @@ func NewHub(cfg Config) (*Hub, error) {
 		log:      cfg.Logger,
 		metrics:  m,
 		handlers: map[string]Handler{},
-		authz:    map[string]RoomAuthorizer{},
+		access:   map[string]RoomAccess{},
 		sessions: map[*Session]struct{}{},
 		rooms:    map[RoomRef]*room{},
 		closed:   make(chan struct{}),
 	}
 	// Each user has a personal room for notifications addressed to them.
-	h.AuthorizeRooms(UserRoomKind, func(_ context.Context, id *Identity, room RoomID) error {
+	h.RegisterRooms(UserRoomKind, RoomAccessFunc(func(_ context.Context, id *Identity, room RoomID) (Role, error) {
 		if room != UserRoom(id.User) {
-			return Errorf(CodeForbidden, "not your inbox")
+			return RoleNone, Errorf(CodeForbidden, "not your inbox")
 		}
-		return nil
-	})
+		return RoleOwner, nil
+	}))
 	return h, nil
 }
 
@@ -215,18 +210,6 @@ func validOpName(op string) bool {
 		}
 	}
 	return true
-}
-
-// AuthorizeRooms registers the authorizer for rooms of kind (the part of a
-// RoomID before ':'). Subscribing to a room of an unregistered kind fails
-// with CodeNotFound.
-func (h *Hub) AuthorizeRooms(kind string, fn RoomAuthorizer) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, dup := h.authz[kind]; dup {
-		panic("qun: AuthorizeRooms: kind registered twice: " + kind)
-	}
-	h.authz[kind] = fn
 }
 
 // Publish appends an event to ref's log and fans it out to every
@@ -382,10 +365,4 @@ func (h *Hub) handler(op string) Handler {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.handlers[op]
-}
-
-func (h *Hub) authorizer(kind string) RoomAuthorizer {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return h.authz[kind]
 }

@@ -14,7 +14,7 @@ import (
 
 // openRooms lets anyone in the tenant subscribe to rooms of kind "t".
 func openRooms(e *qtest.Env) {
-	e.Hub.AuthorizeRooms("t", func(context.Context, *qun.Identity, qun.RoomID) error { return nil })
+	e.Hub.RegisterRooms("t", qun.RoomAccessFunc(func(context.Context, *qun.Identity, qun.RoomID) (qun.Role, error) { return qun.RoleMember, nil }))
 	e.Hub.Handle("test.say", func(ctx context.Context, c *qun.Call) (any, error) {
 		var d struct {
 			Room qun.RoomID `json:"room" validate:"required"`

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/qunkit/qun/internal/sqlmigrate"
 )
 
 // SQLiteLogStoreConfig configures NewSQLiteLogStore.
@@ -28,7 +30,7 @@ func NewSQLiteLogStore(db *sql.DB, cfg SQLiteLogStoreConfig) (LogStore, error) {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 512
 	}
-	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS qun_events (
+	if err := sqlmigrate.Apply(context.Background(), db, "qun.log", []string{`CREATE TABLE qun_events (
 		tenant TEXT NOT NULL,
 		room   TEXT NOT NULL,
 		seq    INTEGER NOT NULL,
@@ -37,8 +39,8 @@ func NewSQLiteLogStore(db *sql.DB, cfg SQLiteLogStoreConfig) (LogStore, error) {
 		ts     INTEGER NOT NULL,
 		data   BLOB,
 		PRIMARY KEY (tenant, room, seq)
-	) WITHOUT ROWID`); err != nil {
-		return nil, fmt.Errorf("qun: create qun_events: %w", err)
+	) WITHOUT ROWID`}); err != nil {
+		return nil, err
 	}
 	s := &sqliteLog{
 		db:    db,

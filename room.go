@@ -392,11 +392,7 @@ func (s *Session) opSub(ctx context.Context, data json.RawMessage) (any, error) 
 	if err := bind(data, &d); err != nil {
 		return nil, err
 	}
-	authz := s.hub.authorizer(d.Room.Kind())
-	if authz == nil {
-		return nil, Errorf(CodeNotFound, "no such room")
-	}
-	if err := authz(ctx, s.ident, d.Room); err != nil {
+	if err := s.hub.RequireRole(ctx, s.ident, d.Room, RoleViewer); err != nil {
 		return nil, err
 	}
 	head, err := s.Subscribe(ctx, d.Room, d.After)
