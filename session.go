@@ -41,6 +41,7 @@ type Session struct {
 	spare    [][]byte
 	firstAt  time.Time // when the oldest queued frame was queued
 	writing  bool
+	flushed  chan struct{} // closed when the current flush goroutine exits
 	closed   bool
 	subs     map[RoomID]*subscription
 	onClose  []func()
@@ -110,10 +111,29 @@ func (s *Session) Close(reason *Error) {
 	if s.pinger != nil {
 		s.pinger.Stop()
 	}
+	// A client that cannot keep up gets nothing more; any other gets what
+	// was already queued (the reply explaining the close, say) first.
+	drop := reason.Code == CodeSlowConsumer
+	if drop {
+		clear(s.queue)
+		s.queue = s.queue[:0]
+	}
+	flushed := s.flushed
+	if !s.writing {
+		flushed = nil
+	}
 	s.inflight.Add(1)
 	s.mu.Unlock()
 	go func() {
 		defer s.inflight.Done()
+		if flushed != nil && !drop {
+			t := time.NewTimer(time.Second)
+			select {
+			case <-flushed:
+			case <-t.C:
+			}
+			t.Stop()
+		}
 		// Close sends the close frame and waits (bounded) for the client's;
 		// the read loop then ends on its own.
 		_ = s.conn.Close(closeStatus, string(reason.Code))
@@ -358,6 +378,7 @@ func (s *Session) enqueue(frame []byte) bool {
 	start := !s.writing
 	if start {
 		s.writing = true
+		s.flushed = make(chan struct{})
 		s.inflight.Add(1)
 	}
 	s.mu.Unlock()
@@ -375,8 +396,9 @@ func (s *Session) flush() {
 	defer s.inflight.Done()
 	for {
 		s.mu.Lock()
-		if s.closed || len(s.queue) == 0 {
+		if len(s.queue) == 0 {
 			s.writing = false
+			close(s.flushed)
 			s.mu.Unlock()
 			return
 		}
@@ -385,8 +407,12 @@ func (s *Session) flush() {
 		s.mu.Unlock()
 
 		if err := s.write(batch); err != nil {
+			s.mu.Lock()
+			clear(s.queue)
+			s.queue = s.queue[:0]
+			s.mu.Unlock()
 			s.Close(Errorf(CodeUnavailable, "write failed"))
-			return
+			continue // finds the queue empty and exits
 		}
 		s.hub.metrics.fanoutLatency.Observe(time.Since(since).Seconds())
 		clear(batch)

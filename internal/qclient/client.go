@@ -208,9 +208,7 @@ func (c *Client) dispatch(line []byte) {
 			ch <- f
 			return
 		}
-		if f.ID != 0 {
-			return
-		}
+		// A reply nobody waits for (raw frames, id 0): hand it to Frames.
 	}
 	c.frames <- f
 }
