@@ -291,8 +291,15 @@ type endSubData struct {
 }
 
 // ServeHTTP upgrades the request to a WebSocket and serves it until the
-// client leaves or the Hub shuts down.
+// client leaves or the Hub shuts down. A plain GET for <mount>/qun.js serves
+// the browser SDK, so mounting the Hub under a prefix ("/qun/") serves both.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !isUpgrade(r) {
+		if !serveSDK(w, r) {
+			WriteError(w, Errorf(CodeNotFound, "not a WebSocket request"))
+		}
+		return
+	}
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
@@ -365,4 +372,8 @@ func (h *Hub) handler(op string) Handler {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.handlers[op]
+}
+
+func isUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }

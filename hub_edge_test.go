@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -412,7 +413,10 @@ func TestShutdownClosesConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantClosedWith(t, c, "unavailable")
-	resp, err := http.Get(e.Server.URL + "/ws")
+	req, _ := http.NewRequest("GET", e.Server.URL+"/ws", nil)
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Connection", "Upgrade")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,5 +444,26 @@ func TestPingTimeoutClosesDeadClient(t *testing.T) {
 	}
 	if err == nil {
 		t.Fatal("dead client not closed")
+	}
+}
+
+func TestSDKServed(t *testing.T) {
+	e := qtest.NewEnv(t, qun.Config{}, nil)
+	e.Mux.Handle("/qun/", e.Hub)
+	resp, err := http.Get(e.Server.URL + "/qun/qun.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 64<<10)
+	n, _ := io.ReadFull(resp.Body, buf)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") ||
+		!strings.Contains(string(buf[:n]), "export class Client") {
+		t.Fatalf("sdk: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	resp2, _ := http.Get(e.Server.URL + "/qun/other")
+	resp2.Body.Close()
+	if resp2.StatusCode != 404 {
+		t.Fatalf("non-upgrade request: %d", resp2.StatusCode)
 	}
 }
