@@ -251,7 +251,7 @@ func (s *logSuite) eventFields(t *testing.T) {
 	big := `"` + strings.Repeat("界x", 16<<10) + `"`
 	evs := []*qun.Event{
 		{Type: "chat.message", Actor: "u-1", TS: 1_763_766_000_123, Data: json.RawMessage(`{"text":"你好 \u2028 \"q\"","n":[1,2.5,null]}`)},
-		{Type: "live.like", TS: 1, Data: nil},                    // no actor, no data
+		{Type: "live.like", TS: 1, Data: nil},                             // no actor, no data
 		{Type: "x", Actor: "a:b/c d", TS: 0, Data: json.RawMessage(`{}`)}, // empty object kept as is
 		{Type: "big", Actor: "u", TS: 42, Data: json.RawMessage(big)},
 		{Type: "spaced", Actor: "u", TS: 7, Data: json.RawMessage(`{ "a" :  1 }`)}, // bytes kept exactly, not re-encoded
