@@ -1,0 +1,63 @@
+// Package postgres holds qun's PostgreSQL stores (pgx/v5, pgxpool): the
+// durable room event log for deployments of several nodes, and later the
+// feature packages' stores. A vendor who does not use PostgreSQL never
+// compiles this package in.
+//
+// # Lifecycle
+//
+// The vendor opens a *pgxpool.Pool (its search_path chooses the schema) and
+// passes it to the constructors, which apply their embedded, versioned
+// migrations (migrations/<component>/NNNN_name.sql, recorded in
+// qun_migrations; an advisory lock lets nodes that start together take
+// turns). Close each store before the pool; Close is idempotent and stops
+// every goroutine the store started. The pool stays the vendor's.
+//
+// # The room log (LogStore)
+//
+// Appends from all rooms go to a queue; Writers goroutines (default 2) take
+// whatever is waiting (up to MaxBatch events) and append it in one SQL
+// statement, hence one round trip and one commit for the whole batch. An
+// Append returns when its batch has committed, under the server's
+// synchronous_commit (on by default: the events are on disk).
+//
+// Sequence numbers come from a counter row per room (qun_log_rooms), bumped
+// by INSERT ... ON CONFLICT DO UPDATE in the same statement that stores the
+// events. Its row lock is held until commit, so any number of nodes may append
+// to the same room: seqs stay consecutive, and a reader never sees seq n+1
+// before seq n. Batches lock rooms in one order, so nodes do not deadlock
+// (should the server still report one, the batch is retried).
+//
+// Durability edge: if the connection breaks while a batch commits, its
+// appends answer an error though the server may have committed them; the
+// events are then in the log, and clients see them. A batch the server
+// refused is retried append by append, so one bad append fails alone.
+//
+// Retention is the vendor's: deleting a room's oldest rows from
+// qun_log_events is safe; reading from before them answers too_old.
+//
+// # Concurrency
+//
+// All methods are safe for concurrent use.
+//
+// # Tests
+//
+// The package runs logtest's conformance suite (with Reopen and
+// MultiWriter) against a real server: QUN_POSTGRES_URL, default
+// postgres://postgres@127.0.0.1:5432/test?sslmode=disable, one schema per
+// test (pgtest). Unreachable, the tests skip with the reason; with CI=true
+// they fail instead.
+//
+// # Benchmarks
+//
+// Durable appends of one event each into 64 rooms, two cores shared with
+// other work, PostgreSQL 15 on the same machine, synchronous_commit on:
+//
+//	go test -run '^$' -bench LogAppend -benchtime 3s ./postgres/
+//
+//	publishers=2      3,900 appends/s  (each publisher waits for its commit)
+//	publishers=32    29,300 appends/s
+//	publishers=128   56,100 appends/s
+//
+// One publisher's appends are bounded by commit latency (about 0.25 ms
+// here); throughput grows with concurrency because batches grow.
+package postgres
