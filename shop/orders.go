@@ -1,0 +1,570 @@
+package shop
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/qunkit/qun"
+	"go.uber.org/zap"
+)
+
+// BuyInput is a viewer's purchase from a live's shelf (S5).
+type BuyInput struct {
+	Room    qun.RoomID `json:"room" validate:"required,max=128"`
+	Product ProductID  `json:"product" validate:"required,max=64"`
+	Qty     int64      `json:"qty" validate:"min=1,max=99"`
+	// Claim is a coupon claim of the buyer's to apply.
+	Claim ClaimID `json:"coupon_claim,omitempty" validate:"max=64"`
+	// Share is the share link token the buyer came through, if any.
+	Share string `json:"share,omitempty" validate:"max=1024"`
+	Key   string `json:"key" validate:"required,max=64,printascii"`
+}
+
+// Buy reserves stock for a viewer's order and hands it to the vendor's
+// Checkout. The reservation is durable before Checkout is called and holds
+// the stock for ReservationTTL; payment, cancellation and expiry come back
+// through UpdatePayment. Stock is taken inside the store's serialised write
+// transaction, so it is never oversold. A failed Checkout releases the
+// reservation. The same key and request answer the same order again
+// (Checkout is then called again only if it never answered).
+func (s *Service) Buy(ctx context.Context, id *qun.Identity, in BuyInput) (*Order, error) {
+	if err := checkIdentity(id); err != nil {
+		return nil, err
+	}
+	if err := qun.Validate(&in); err != nil {
+		return nil, err
+	}
+	if err := s.hub.RequireRole(ctx, id, in.Room, qun.RoleViewer); err != nil {
+		return nil, err
+	}
+	key := in.Key
+	in.Key = ""
+	hash := bodyHash(in)
+	if in.Share != "" {
+		if _, err := s.Visit(ctx, id, VisitInput{Room: in.Room, Token: in.Share}); err != nil && qun.ErrorCode(err) != qun.CodeConflict {
+			return nil, err
+		}
+	}
+	p, err := s.catalog.Product(ctx, id.Tenant, in.Product)
+	if err != nil {
+		return nil, err
+	}
+	if p.Price.Amount < 1 {
+		return nil, qun.Errorf(qun.CodeConflict, "the product has no price")
+	}
+	subtotal, err := mulAmount(p.Price.Amount, in.Qty)
+	if err != nil {
+		return nil, err
+	}
+	var o *Order
+	fresh := false
+	err = s.update(ctx, func(tx Tx) error {
+		ref, err := replayed(tx, id, "buy", key, hash)
+		if err != nil {
+			return err
+		}
+		if ref != "" {
+			o, err = tx.Order(id.Tenant, OrderID(ref))
+			return err
+		}
+		sh, err := tx.Shelf(id.Tenant, in.Room)
+		if err != nil {
+			return noShelf(err)
+		}
+		if sh.index(p.ID) < 0 || p.Shop != sh.Shop {
+			return qun.Errorf(qun.CodeNotFound, "the product is not on this shelf")
+		}
+		now := s.now()
+		o = &Order{
+			ID: OrderID("o_" + qun.NewID()), Tenant: id.Tenant, Room: in.Room, Shop: sh.Shop, Product: p.ID, Title: p.Title,
+			Buyer: id.User, Qty: in.Qty, Unit: p.Price, Total: Money{Amount: subtotal, Currency: p.Price.Currency},
+			Status: StatusReserved, ExpiresAt: now + s.cfg.ReservationTTL.Milliseconds(), Created: now, Updated: now,
+		}
+		if in.Claim != "" {
+			if err := s.applyClaim(tx, id, o, in.Claim, now); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.AddStock(id.Tenant, p.ID, -in.Qty); err != nil {
+			if qun.ErrorCode(err) == qun.CodeNotFound {
+				return qun.Errorf(qun.CodeExhausted, "sold out")
+			}
+			return err
+		}
+		if a, err := tx.Attribution(id.Tenant, in.Room, id.User); err == nil {
+			o.Sharer, o.Chain = a.Sharer, a.Chain
+		} else if qun.ErrorCode(err) != qun.CodeNotFound {
+			return err
+		}
+		if err := tx.PutOrder(o); err != nil {
+			return err
+		}
+		if err := s.remember(tx, id, "buy", key, hash, string(o.ID)); err != nil {
+			return err
+		}
+		fresh = true
+		return s.emit(tx, id.Tenant, "order.reserved", o)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if fresh {
+		s.stock.changed(id.Tenant, p.ID)
+	} else if o.Status != StatusReserved || o.PaymentRef != "" || o.PayURL != "" {
+		return o, nil
+	}
+	res, err := s.checkout(ctx, &CheckoutRequest{Kind: "order", Tenant: id.Tenant, ID: string(o.ID), User: id.User, Room: o.Room, Amount: o.Total, Order: o, ExpiresAt: o.ExpiresAt})
+	if err != nil {
+		s.releaseFailedCheckout(ctx, id, o.ID, key)
+		return nil, err
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		cur, err := tx.Order(id.Tenant, o.ID)
+		if err != nil {
+			return err
+		}
+		o = cur
+		if cur.Status != StatusReserved {
+			return nil // expired or cancelled meanwhile
+		}
+		cur.PaymentRef, cur.PayURL, cur.Updated = res.PaymentRef, res.URL, s.now()
+		return tx.PutOrder(cur)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.Paid {
+		return s.transition(ctx, id.Tenant, o.ID, StatusPaid, res.PaymentRef)
+	}
+	return o, nil
+}
+
+// releaseFailedCheckout cancels the reservation of an order whose checkout
+// failed and forgets its idempotency key, so that a retry buys afresh.
+func (s *Service) releaseFailedCheckout(ctx context.Context, id *qun.Identity, oid OrderID, key string) {
+	var o *Order
+	var fx orderEffects
+	err := s.update(context.WithoutCancel(ctx), func(tx Tx) (err error) {
+		if o, err = tx.Order(id.Tenant, oid); err != nil {
+			return err
+		}
+		if o.Status != StatusReserved {
+			return nil
+		}
+		if fx, err = s.transitionTx(tx, o, StatusCancelled, "", s.now()); err != nil {
+			return err
+		}
+		return tx.DeleteIdem(id.Tenant, id.User, "buy", key)
+	})
+	if err != nil {
+		s.log.Error("shop: release reservation after failed checkout", zap.String("order", string(oid)), zap.Error(err))
+		return
+	}
+	s.afterOrder(ctx, o, fx)
+}
+
+// applyClaim checks a coupon claim against the order being built and marks
+// it used by the order.
+func (s *Service) applyClaim(tx Tx, id *qun.Identity, o *Order, claimID ClaimID, now int64) error {
+	cl, err := tx.Claim(id.Tenant, claimID)
+	if err != nil || cl.User != id.User {
+		return qun.Errorf(qun.CodeNotFound, "no such coupon claim")
+	}
+	if cl.Order != "" {
+		return qun.Errorf(qun.CodeConflict, "the coupon is already used by an order")
+	}
+	c, err := tx.Coupon(id.Tenant, cl.Coupon)
+	if err != nil {
+		return err
+	}
+	if now < c.StartsAt {
+		return qun.Errorf(qun.CodeConflict, "the coupon is not valid yet")
+	}
+	if now >= c.EndsAt {
+		return qun.Errorf(qun.CodeExpired, "the coupon has expired")
+	}
+	if c.Shop != o.Shop || (c.Product != "" && c.Product != o.Product) {
+		return qun.Errorf(qun.CodeConflict, "the coupon does not apply to this product")
+	}
+	if c.Discount.Currency != o.Total.Currency {
+		return qun.Errorf(qun.CodeConflict, "the coupon is in another currency")
+	}
+	if o.Total.Amount < c.MinSpend {
+		return qun.Errorf(qun.CodeConflict, "the order does not reach the coupon's minimum spend")
+	}
+	// An order always costs at least one minor unit.
+	o.Discount = min(c.Discount.Amount, o.Total.Amount-1)
+	o.Total.Amount -= o.Discount
+	o.Claim = cl.ID
+	cl.Order = o.ID
+	return tx.PutClaim(cl)
+}
+
+// OrderInput names an order.
+type OrderInput struct {
+	Order OrderID `json:"order" validate:"required,max=64"`
+}
+
+// Order returns an order to its buyer or its shop's owner.
+func (s *Service) Order(ctx context.Context, id *qun.Identity, oid OrderID) (*Order, error) {
+	if err := checkIdentity(id); err != nil {
+		return nil, err
+	}
+	var o *Order
+	err := s.view(ctx, func(tx Tx) (err error) {
+		if o, err = tx.Order(id.Tenant, oid); err != nil {
+			return err
+		}
+		if o.Buyer == id.User || id.Has(qun.GrantAdmin) {
+			return nil
+		}
+		if sh, err := tx.Shop(id.Tenant, o.Shop); err == nil && sh.Owner == id.User {
+			return nil
+		}
+		return notFound("order")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// CancelOrder lets a buyer give up an unpaid order; its stock returns.
+func (s *Service) CancelOrder(ctx context.Context, id *qun.Identity, oid OrderID) (*Order, error) {
+	o, err := s.Order(ctx, id, oid)
+	if err != nil {
+		return nil, err
+	}
+	if o.Buyer != id.User {
+		return nil, notFound("order")
+	}
+	if o.Status != StatusReserved {
+		return nil, qun.Errorf(qun.CodeConflict, "only an unpaid order can be cancelled by its buyer")
+	}
+	return s.transition(ctx, id.Tenant, oid, StatusCancelled, "")
+}
+
+// PaymentUpdate is the vendor reporting what happened to a payment.
+type PaymentUpdate struct {
+	Tenant qun.TenantID `json:"tenant" validate:"required,max=64"`
+	// ID is the order ("o_…"), tip ("t_…") or red packet ("rp_…") id.
+	ID string `json:"id" validate:"required,max=64"`
+	// Status is "paid", "cancelled" (refunded or abandoned) or "expired".
+	Status string `json:"status" validate:"required,oneof=paid cancelled expired"`
+	// PaymentRef is the vendor's transaction reference, for "paid".
+	PaymentRef string `json:"payment_ref,omitempty" validate:"max=256"`
+}
+
+// UpdatePayment applies a payment outcome. It is idempotent: repeating an
+// update already applied changes nothing and answers nil. A payment that
+// arrives for an order already expired or cancelled answers CodeExpired:
+// its stock is gone, and the vendor refunds it.
+func (s *Service) UpdatePayment(ctx context.Context, u PaymentUpdate) error {
+	if err := qun.Validate(&u); err != nil {
+		return err
+	}
+	switch {
+	case strings.HasPrefix(u.ID, "o_"):
+		_, err := s.transition(ctx, u.Tenant, OrderID(u.ID), OrderStatus(u.Status), u.PaymentRef)
+		return err
+	case strings.HasPrefix(u.ID, "t_"):
+		_, err := s.settleTip(ctx, u.Tenant, TipID(u.ID), u.Status == "paid", u.PaymentRef)
+		return err
+	case strings.HasPrefix(u.ID, "rp_"):
+		_, err := s.settleRedPacket(ctx, u.Tenant, RedPacketID(u.ID), u.Status == "paid", u.PaymentRef)
+		return err
+	}
+	return notFound("payment")
+}
+
+// orderEffects is what a transition needs done after it commits.
+type orderEffects struct {
+	changed, restocked, paid bool
+}
+
+// transitionTx moves o to status `to` inside tx; see UpdatePayment for the
+// rules. Already being in `to` (or, for cancel/expire, already ended)
+// changes nothing.
+func (s *Service) transitionTx(tx Tx, o *Order, to OrderStatus, ref string, now int64) (orderEffects, error) {
+	var fx orderEffects
+	from := o.Status
+	switch to {
+	case StatusPaid:
+		switch from {
+		case StatusPaid, StatusShipped:
+			return fx, nil
+		case StatusExpired, StatusCancelled:
+			return fx, qun.Errorf(qun.CodeExpired, "the order was %s before payment; refund it", from)
+		}
+		fx.paid = true
+		o.PaidRef = ref
+	case StatusCancelled, StatusExpired:
+		switch from {
+		case StatusCancelled, StatusExpired:
+			return fx, nil
+		case StatusShipped:
+			return fx, qun.Errorf(qun.CodeConflict, "the order has shipped")
+		case StatusPaid:
+			if to == StatusExpired {
+				return fx, qun.Errorf(qun.CodeConflict, "a paid order does not expire")
+			}
+		}
+		if _, err := tx.AddStock(o.Tenant, o.Product, o.Qty); err != nil {
+			return fx, err
+		}
+		fx.restocked = true
+		if o.Claim != "" {
+			if cl, err := tx.Claim(o.Tenant, o.Claim); err == nil && cl.Order == o.ID {
+				cl.Order = ""
+				if err := tx.PutClaim(cl); err != nil {
+					return fx, err
+				}
+			}
+		}
+	default:
+		return fx, qun.Errorf(qun.CodeInvalid, "unknown order status %q", to)
+	}
+	o.Status, o.Updated = to, now
+	fx.changed = true
+	if err := tx.PutOrder(o); err != nil {
+		return fx, err
+	}
+	return fx, s.emit(tx, o.Tenant, "order."+string(to), o)
+}
+
+// transition applies one order transition and its after-effects.
+func (s *Service) transition(ctx context.Context, tenant qun.TenantID, oid OrderID, to OrderStatus, ref string) (*Order, error) {
+	var o *Order
+	var fx orderEffects
+	err := s.update(ctx, func(tx Tx) (err error) {
+		if o, err = tx.Order(tenant, oid); err != nil {
+			return err
+		}
+		fx, err = s.transitionTx(tx, o, to, ref, s.now())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.afterOrder(ctx, o, fx)
+	return o, nil
+}
+
+func (s *Service) afterOrder(ctx context.Context, o *Order, fx orderEffects) {
+	if !fx.changed {
+		return
+	}
+	if fx.restocked {
+		s.stock.changed(o.Tenant, o.Product)
+	}
+	if fx.paid {
+		s.reward(ctx, Reward{Tenant: o.Tenant, User: o.Buyer, Room: o.Room, Kind: "order", Ref: string(o.ID), Amount: o.Total})
+		if o.Sharer != "" {
+			s.reward(ctx, Reward{Tenant: o.Tenant, User: o.Sharer, Room: o.Room, Kind: "share_order", Ref: string(o.ID), Amount: o.Total})
+		}
+	}
+	s.publish(ctx, o.Tenant, qun.UserRoom(o.Buyer), "shop.order", "", o)
+}
+
+// MaxShipRows bounds one batch shipping call.
+const MaxShipRows = 1000
+
+// ShipRow ships one paid order.
+type ShipRow struct {
+	Order    OrderID `json:"order" validate:"required,max=64"`
+	Carrier  string  `json:"carrier" validate:"required,max=32"`
+	Tracking string  `json:"tracking" validate:"required,max=64,printascii"`
+}
+
+// ShipResult is one row's outcome: OK, or the row's error.
+type ShipResult struct {
+	Order OrderID    `json:"order"`
+	OK    bool       `json:"ok"`
+	Error *qun.Error `json:"err,omitempty"`
+}
+
+// ShipInput is a batch of rows (批量发货).
+type ShipInput struct {
+	Rows []ShipRow `json:"rows" validate:"required,min=1,max=1000"`
+}
+
+// Ship marks paid orders shipped with their tracking numbers, in one
+// transaction, and answers one result per row in the rows' order. A row
+// fails alone (unknown order, not paid, bad tracking number); shipping an
+// order again with the same tracking number succeeds without change.
+func (s *Service) Ship(ctx context.Context, tenant qun.TenantID, rows []ShipRow) ([]ShipResult, error) {
+	return s.ship(ctx, tenant, nil, rows)
+}
+
+// ShipAs is Ship for a shop owner: rows of other shops' orders fail with not_found.
+func (s *Service) ShipAs(ctx context.Context, id *qun.Identity, rows []ShipRow) ([]ShipResult, error) {
+	if err := checkIdentity(id); err != nil {
+		return nil, err
+	}
+	return s.ship(ctx, id.Tenant, id, rows)
+}
+
+func (s *Service) ship(ctx context.Context, tenant qun.TenantID, as *qun.Identity, rows []ShipRow) ([]ShipResult, error) {
+	if err := qun.ValidateVar("tenant", tenant, "required,max=64"); err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 || len(rows) > MaxShipRows {
+		return nil, &qun.Error{Code: qun.CodeInvalid, Message: "rows must hold 1 to 1000 orders", Field: "rows"}
+	}
+	res := make([]ShipResult, len(rows))
+	var shipped []*Order
+	err := s.update(ctx, func(tx Tx) error {
+		shipped = shipped[:0]
+		now := s.now()
+		owners := map[ShopID]qun.UserID{}
+		for i, r := range rows {
+			res[i] = ShipResult{Order: r.Order}
+			o, err := s.shipRow(tx, tenant, as, r, now, owners)
+			if err != nil {
+				if qe, ok := err.(*qun.Error); ok {
+					res[i].Error = qe
+					continue
+				}
+				return err
+			}
+			res[i].OK = true
+			if o != nil {
+				shipped = append(shipped, o)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range shipped {
+		s.afterOrder(ctx, o, orderEffects{changed: true})
+	}
+	return res, nil
+}
+
+// shipRow ships one row; *qun.Error results are the row's own failure and
+// happen before anything is written.
+func (s *Service) shipRow(tx Tx, tenant qun.TenantID, as *qun.Identity, r ShipRow, now int64, owners map[ShopID]qun.UserID) (*Order, error) {
+	if err := qun.Validate(&r); err != nil {
+		return nil, err
+	}
+	o, err := tx.Order(tenant, r.Order)
+	if err != nil {
+		return nil, err
+	}
+	if as != nil && !as.Has(qun.GrantAdmin) {
+		owner, ok := owners[o.Shop]
+		if !ok {
+			if sh, err := tx.Shop(tenant, o.Shop); err == nil {
+				owner = sh.Owner
+			}
+			owners[o.Shop] = owner
+		}
+		if owner != as.User {
+			return nil, notFound("order")
+		}
+	}
+	switch o.Status {
+	case StatusShipped:
+		if o.Carrier == r.Carrier && o.Tracking == r.Tracking {
+			return nil, nil
+		}
+		return nil, qun.Errorf(qun.CodeConflict, "the order has already shipped with another tracking number")
+	case StatusPaid:
+	default:
+		return nil, qun.Errorf(qun.CodeConflict, "the order is %s, not paid", o.Status)
+	}
+	o.Status, o.Carrier, o.Tracking, o.Updated = StatusShipped, r.Carrier, r.Tracking, now
+	if err := tx.PutOrder(o); err != nil {
+		return nil, err
+	}
+	return o, s.emit(tx, tenant, "order.shipped", o)
+}
+
+// sweeper expires unpaid reservations and red packets and prunes old
+// idempotency keys and delivered webhook messages.
+func (s *Service) sweeper() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	var lastPrune time.Time
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.sweepOrders(s.ctx)
+		s.sweepRedPackets(s.ctx)
+		if time.Since(lastPrune) > 10*time.Minute {
+			lastPrune = time.Now()
+			s.prune(s.ctx)
+		}
+	}
+}
+
+// sweepOrders expires due reservations, a batch per transaction.
+func (s *Service) sweepOrders(ctx context.Context) {
+	for ctx.Err() == nil {
+		var due []Ref
+		now := s.now()
+		if err := s.store.View(ctx, func(tx Tx) (err error) { due, err = tx.DueOrders(now, 256); return err }); err != nil || len(due) == 0 {
+			return
+		}
+		type done struct {
+			o  *Order
+			fx orderEffects
+		}
+		var out []done
+		err := s.update(ctx, func(tx Tx) error {
+			out = out[:0]
+			for _, r := range due {
+				o, err := tx.Order(r.Tenant, OrderID(r.ID))
+				if err != nil {
+					return err
+				}
+				if o.Status != StatusReserved || o.ExpiresAt > now {
+					continue
+				}
+				fx, err := s.transitionTx(tx, o, StatusExpired, "", now)
+				if err != nil {
+					return err
+				}
+				out = append(out, done{o, fx})
+			}
+			return nil
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("shop: expire reservations", zap.Error(err))
+			}
+			return
+		}
+		for _, d := range out {
+			s.afterOrder(ctx, d.o, d.fx)
+		}
+		if len(due) < 256 {
+			return
+		}
+	}
+}
+
+func (s *Service) prune(ctx context.Context) {
+	now := s.cfg.Now()
+	err := s.update(ctx, func(tx Tx) error {
+		if _, err := tx.PruneIdem(now.Add(-s.cfg.IdempotencyTTL).UnixMilli()); err != nil {
+			return err
+		}
+		cur, err := tx.Cursor(fanoutCursor)
+		if err != nil {
+			return err
+		}
+		_, err = tx.PruneOutbox(now.Add(-s.cfg.Webhooks.Retention).UnixMilli(), cur)
+		return err
+	})
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("shop: prune", zap.Error(err))
+	}
+}

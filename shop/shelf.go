@@ -1,0 +1,519 @@
+package shop
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/qunkit/qun"
+	"go.uber.org/zap"
+)
+
+// MaxShelfItems bounds the products on one shelf.
+const MaxShelfItems = 200
+
+// RoomInput names a live room.
+type RoomInput struct {
+	Room qun.RoomID `json:"room" validate:"required,max=128"`
+}
+
+// ShelfProductInput names a product in a room's shelf.
+type ShelfProductInput struct {
+	Room    qun.RoomID `json:"room" validate:"required,max=128"`
+	Product ProductID  `json:"product" validate:"required,max=64"`
+}
+
+// OpenShelfInput attaches a shop's shelf to a live room.
+type OpenShelfInput struct {
+	Room qun.RoomID `json:"room" validate:"required,max=128"`
+	Shop ShopID     `json:"shop" validate:"required,max=64"`
+}
+
+// ReorderInput gives the shelf's products in their new order: exactly the
+// products now on the shelf.
+type ReorderInput struct {
+	Room     qun.RoomID  `json:"room" validate:"required,max=128"`
+	Products []ProductID `json:"products" validate:"required,max=200,dive,required,max=64"`
+}
+
+// itemEvent is the data of shop.item.added.
+type itemEvent struct {
+	Item ShelfItem `json:"item"`
+	Pos  int       `json:"pos"`
+}
+
+type explainEvent struct {
+	Product ProductID `json:"product"`
+	Title   string    `json:"title,omitempty"`
+	Price   *Money    `json:"price,omitempty"`
+	Image   string    `json:"image,omitempty"`
+	// Reason of a stop: "stopped", "replaced" (another product started) or
+	// "removed" (the product left the shelf).
+	Reason string `json:"reason,omitempty"`
+}
+
+// OpenShelf attaches the shop's shelf to a live room. The caller must be a
+// moderator (or the host) of the room and own the shop; the shop must be
+// verified and have at least one product. Opening an already open shelf of
+// the same shop returns it.
+func (s *Service) OpenShelf(ctx context.Context, id *qun.Identity, in OpenShelfInput) (*Shelf, error) {
+	if err := checkIdentity(id); err != nil {
+		return nil, err
+	}
+	if err := qun.Validate(&in); err != nil {
+		return nil, err
+	}
+	if err := s.hub.RequireRole(ctx, id, in.Room, qun.RoleModerator); err != nil {
+		return nil, err
+	}
+	sh, err := s.Shop(ctx, id.Tenant, in.Shop)
+	if err != nil {
+		return nil, err
+	}
+	if !ownsShop(id, sh) {
+		return nil, qun.Errorf(qun.CodeForbidden, "only the shop's owner can open its shelf")
+	}
+	if !sh.Verified {
+		return nil, qun.Errorf(qun.CodeForbidden, "the shop is not verified yet")
+	}
+	ps, err := s.catalog.Products(ctx, id.Tenant, in.Shop, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		return nil, qun.Errorf(qun.CodeConflict, "the shop has no products")
+	}
+	defer s.lockRoom(id.Tenant, in.Room)()
+	var out *Shelf
+	var opened bool
+	err = s.update(ctx, func(tx Tx) error {
+		cur, err := tx.Shelf(id.Tenant, in.Room)
+		if err == nil {
+			if cur.Shop != in.Shop {
+				return qun.Errorf(qun.CodeConflict, "another shop's shelf is open in this room")
+			}
+			out = cur
+			return nil
+		}
+		if qun.ErrorCode(err) != qun.CodeNotFound {
+			return err
+		}
+		out = &Shelf{Tenant: id.Tenant, Room: in.Room, Shop: in.Shop, Items: []ShelfItem{}, Opened: s.now()}
+		if err := tx.PutShelf(out); err != nil {
+			return err
+		}
+		opened = true
+		return s.emit(tx, id.Tenant, "shelf.opened", out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if opened {
+		s.publish(ctx, id.Tenant, in.Room, "shop.shelf.opened", id.User, map[string]any{"shop": sh.ID, "name": sh.Name})
+	}
+	return out, nil
+}
+
+// Shelf returns a room's shelf with current stock. Viewers and above.
+func (s *Service) Shelf(ctx context.Context, id *qun.Identity, room qun.RoomID) (*Shelf, error) {
+	if err := checkIdentity(id); err != nil {
+		return nil, err
+	}
+	if err := qun.ValidateVar("room", room, "required,max=128"); err != nil {
+		return nil, err
+	}
+	if err := s.hub.RequireRole(ctx, id, room, qun.RoleViewer); err != nil {
+		return nil, err
+	}
+	var out *Shelf
+	err := s.view(ctx, func(tx Tx) (err error) {
+		out, err = tx.Shelf(id.Tenant, room)
+		if err != nil {
+			return err
+		}
+		for i := range out.Items {
+			out.Items[i].Stock, _, err = tx.Stock(id.Tenant, out.Items[i].Product)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// manage checks that id may manage room's shelf and returns the unlock of
+// the room's lock, which the caller defers.
+func (s *Service) manage(ctx context.Context, id *qun.Identity, room qun.RoomID) (func(), error) {
+	if err := checkIdentity(id); err != nil {
+		return nil, err
+	}
+	if err := s.hub.RequireRole(ctx, id, room, qun.RoleModerator); err != nil {
+		return nil, err
+	}
+	return s.lockRoom(id.Tenant, room), nil
+}
+
+func noShelf(err error) error {
+	if qun.ErrorCode(err) == qun.CodeNotFound {
+		return qun.Errorf(qun.CodeNotFound, "no shelf is open in this room")
+	}
+	return err
+}
+
+// AddToShelf puts one of the shelf's shop's products on the shelf. The
+// first time a product goes on any shelf its stock ledger starts at the
+// catalogue's Stock.
+func (s *Service) AddToShelf(ctx context.Context, id *qun.Identity, in ShelfProductInput) (*Shelf, error) {
+	if err := qun.Validate(&in); err != nil {
+		return nil, err
+	}
+	unlock, err := s.manage(ctx, id, in.Room)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	p, err := s.catalog.Product(ctx, id.Tenant, in.Product)
+	if err != nil {
+		return nil, err
+	}
+	var out *Shelf
+	var item ShelfItem
+	err = s.update(ctx, func(tx Tx) error {
+		sh, err := tx.Shelf(id.Tenant, in.Room)
+		if err != nil {
+			return noShelf(err)
+		}
+		if p.Shop != sh.Shop {
+			return qun.Errorf(qun.CodeNotFound, "no such product in this shop")
+		}
+		if sh.index(p.ID) >= 0 {
+			return qun.Errorf(qun.CodeConflict, "the product is already on the shelf")
+		}
+		if len(sh.Items) >= MaxShelfItems {
+			return qun.Errorf(qun.CodeExhausted, "a shelf holds at most %d products", MaxShelfItems)
+		}
+		qty, ok, err := tx.Stock(id.Tenant, p.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			qty = p.Stock
+			if err := tx.SetStock(id.Tenant, p.ID, qty); err != nil {
+				return err
+			}
+		}
+		item = ShelfItem{Product: p.ID, Title: p.Title, Price: p.Price, Image: p.Image, Stock: qty}
+		sh.Items = append(sh.Items, item)
+		if err := tx.PutShelf(sh); err != nil {
+			return err
+		}
+		out = sh
+		return s.emit(tx, id.Tenant, "shelf.item_added", map[string]any{"tenant": id.Tenant, "room": in.Room, "item": item})
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.publish(ctx, id.Tenant, in.Room, "shop.item.added", id.User, itemEvent{Item: item, Pos: len(out.Items) - 1})
+	return out, nil
+}
+
+// RemoveFromShelf takes a product off the shelf, stopping its explanation
+// if it was being explained.
+func (s *Service) RemoveFromShelf(ctx context.Context, id *qun.Identity, in ShelfProductInput) (*Shelf, error) {
+	if err := qun.Validate(&in); err != nil {
+		return nil, err
+	}
+	unlock, err := s.manage(ctx, id, in.Room)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	var out *Shelf
+	var wasExplaining bool
+	err = s.update(ctx, func(tx Tx) error {
+		sh, err := tx.Shelf(id.Tenant, in.Room)
+		if err != nil {
+			return noShelf(err)
+		}
+		i := sh.index(in.Product)
+		if i < 0 {
+			return qun.Errorf(qun.CodeNotFound, "the product is not on the shelf")
+		}
+		sh.Items = append(sh.Items[:i], sh.Items[i+1:]...)
+		if sh.Explaining == in.Product {
+			wasExplaining = true
+			sh.Explaining, sh.ExplainSince = "", 0
+			if err := s.emit(tx, id.Tenant, "explain.stopped", map[string]any{"tenant": id.Tenant, "room": in.Room, "product": in.Product, "reason": "removed"}); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutShelf(sh); err != nil {
+			return err
+		}
+		out = sh
+		return s.emit(tx, id.Tenant, "shelf.item_removed", map[string]any{"tenant": id.Tenant, "room": in.Room, "product": in.Product})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if wasExplaining {
+		s.publish(ctx, id.Tenant, in.Room, "shop.explain.stop", id.User, explainEvent{Product: in.Product, Reason: "removed"})
+	}
+	s.publish(ctx, id.Tenant, in.Room, "shop.item.removed", id.User, map[string]any{"product": in.Product})
+	return out, nil
+}
+
+// ReorderShelf puts the shelf's products in the given order, which must
+// name each product on the shelf exactly once.
+func (s *Service) ReorderShelf(ctx context.Context, id *qun.Identity, in ReorderInput) (*Shelf, error) {
+	if err := qun.Validate(&in); err != nil {
+		return nil, err
+	}
+	unlock, err := s.manage(ctx, id, in.Room)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	var out *Shelf
+	err = s.update(ctx, func(tx Tx) error {
+		sh, err := tx.Shelf(id.Tenant, in.Room)
+		if err != nil {
+			return noShelf(err)
+		}
+		if len(in.Products) != len(sh.Items) {
+			return &qun.Error{Code: qun.CodeInvalid, Message: "products must list every product on the shelf exactly once", Field: "products"}
+		}
+		items := make([]ShelfItem, 0, len(sh.Items))
+		seen := make(map[ProductID]bool, len(in.Products))
+		for _, p := range in.Products {
+			i := sh.index(p)
+			if i < 0 || seen[p] {
+				return &qun.Error{Code: qun.CodeInvalid, Message: "products must list every product on the shelf exactly once", Field: "products"}
+			}
+			seen[p] = true
+			items = append(items, sh.Items[i])
+		}
+		sh.Items = items
+		if err := tx.PutShelf(sh); err != nil {
+			return err
+		}
+		out = sh
+		return s.emit(tx, id.Tenant, "shelf.reordered", map[string]any{"tenant": id.Tenant, "room": in.Room, "products": in.Products})
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.publish(ctx, id.Tenant, in.Room, "shop.shelf.reordered", id.User, map[string]any{"products": in.Products})
+	return out, nil
+}
+
+// StartExplaining marks a shelf product as the one being explained now
+// (正在讲解). Exactly one product is explained at a time: starting another
+// replaces the current one, which gets a shop.explain.stop event with
+// reason "replaced" just before the new shop.explain.start. (Replacing
+// rather than refusing matches how a host works: tap the next product.)
+// Starting the product already being explained changes nothing.
+func (s *Service) StartExplaining(ctx context.Context, id *qun.Identity, in ShelfProductInput) (*Shelf, error) {
+	if err := qun.Validate(&in); err != nil {
+		return nil, err
+	}
+	unlock, err := s.manage(ctx, id, in.Room)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	var out *Shelf
+	var prev ProductID
+	var item ShelfItem
+	changed := false
+	err = s.update(ctx, func(tx Tx) error {
+		sh, err := tx.Shelf(id.Tenant, in.Room)
+		if err != nil {
+			return noShelf(err)
+		}
+		i := sh.index(in.Product)
+		if i < 0 {
+			return qun.Errorf(qun.CodeNotFound, "the product is not on the shelf")
+		}
+		out = sh
+		if sh.Explaining == in.Product {
+			return nil
+		}
+		prev, item, changed = sh.Explaining, sh.Items[i], true
+		sh.Explaining, sh.ExplainSince = in.Product, s.now()
+		if err := tx.PutShelf(sh); err != nil {
+			return err
+		}
+		if prev != "" {
+			if err := s.emit(tx, id.Tenant, "explain.stopped", map[string]any{"tenant": id.Tenant, "room": in.Room, "product": prev, "reason": "replaced"}); err != nil {
+				return err
+			}
+		}
+		return s.emit(tx, id.Tenant, "explain.started", map[string]any{"tenant": id.Tenant, "room": in.Room, "product": in.Product})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		if prev != "" {
+			s.publish(ctx, id.Tenant, in.Room, "shop.explain.stop", id.User, explainEvent{Product: prev, Reason: "replaced"})
+		}
+		s.publish(ctx, id.Tenant, in.Room, "shop.explain.start", id.User, explainEvent{Product: item.Product, Title: item.Title, Price: &item.Price, Image: item.Image})
+	}
+	return out, nil
+}
+
+// StopExplaining ends the current explanation; with none it changes nothing.
+func (s *Service) StopExplaining(ctx context.Context, id *qun.Identity, in RoomInput) (*Shelf, error) {
+	if err := qun.Validate(&in); err != nil {
+		return nil, err
+	}
+	unlock, err := s.manage(ctx, id, in.Room)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	var out *Shelf
+	var prev ProductID
+	err = s.update(ctx, func(tx Tx) error {
+		sh, err := tx.Shelf(id.Tenant, in.Room)
+		if err != nil {
+			return noShelf(err)
+		}
+		out, prev = sh, sh.Explaining
+		if prev == "" {
+			return nil
+		}
+		sh.Explaining, sh.ExplainSince = "", 0
+		if err := tx.PutShelf(sh); err != nil {
+			return err
+		}
+		return s.emit(tx, id.Tenant, "explain.stopped", map[string]any{"tenant": id.Tenant, "room": in.Room, "product": prev, "reason": "stopped"})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if prev != "" {
+		s.publish(ctx, id.Tenant, in.Room, "shop.explain.stop", id.User, explainEvent{Product: prev, Reason: "stopped"})
+	}
+	return out, nil
+}
+
+// SetStock sets a product's sellable quantity (the vendor's restock or
+// correction); reserved units are not included.
+func (s *Service) SetStock(ctx context.Context, tenant qun.TenantID, product ProductID, qty int64) error {
+	if err := qun.ValidateVar("qty", qty, "min=0,max=100000000"); err != nil {
+		return err
+	}
+	if _, err := s.catalog.Product(ctx, tenant, product); err != nil {
+		return err
+	}
+	err := s.update(ctx, func(tx Tx) error {
+		if err := tx.SetStock(tenant, product, qty); err != nil {
+			return err
+		}
+		return s.emit(tx, tenant, "stock.set", map[string]any{"tenant": tenant, "product": product, "stock": qty})
+	})
+	if err == nil {
+		s.stock.changed(tenant, product)
+	}
+	return err
+}
+
+// Stock returns a product's sellable quantity.
+func (s *Service) Stock(ctx context.Context, tenant qun.TenantID, product ProductID) (int64, error) {
+	var n int64
+	err := s.view(ctx, func(tx Tx) error {
+		var ok bool
+		var err error
+		n, ok, err = tx.Stock(tenant, product)
+		if err == nil && !ok {
+			err = notFound("stock for this product")
+		}
+		return err
+	})
+	return n, err
+}
+
+// stockNotifier publishes stock changes to the rooms whose shelves hold
+// the product, as ephemeral shop.stock events: stock is state, not
+// history, and a sale of thousands per second must not become thousands of
+// log entries. Changes are coalesced to one event per product per
+// StockInterval; a reconnecting client reads current stock with shop.shelf.
+type stockNotifier struct {
+	s     *Service
+	mu    sync.Mutex
+	dirty map[stockKey]struct{}
+	kick  chan struct{}
+}
+
+type stockKey struct {
+	tenant  qun.TenantID
+	product ProductID
+}
+
+func newStockNotifier(s *Service) *stockNotifier {
+	return &stockNotifier{s: s, dirty: map[stockKey]struct{}{}, kick: make(chan struct{}, 1)}
+}
+
+func (n *stockNotifier) changed(tenant qun.TenantID, product ProductID) {
+	n.mu.Lock()
+	n.dirty[stockKey{tenant, product}] = struct{}{}
+	n.mu.Unlock()
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (n *stockNotifier) run() {
+	defer n.s.wg.Done()
+	ctx := n.s.ctx
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.kick:
+		}
+		n.flush(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(n.s.cfg.StockInterval):
+		}
+	}
+}
+
+func (n *stockNotifier) flush(ctx context.Context) {
+	n.mu.Lock()
+	dirty := n.dirty
+	n.dirty = map[stockKey]struct{}{}
+	n.mu.Unlock()
+	for k := range dirty {
+		var qty int64
+		var rooms []qun.RoomID
+		err := n.s.store.View(ctx, func(tx Tx) (err error) {
+			if qty, _, err = tx.Stock(k.tenant, k.product); err != nil {
+				return err
+			}
+			rooms, err = tx.ShelvesWith(k.tenant, k.product, 100)
+			return err
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				n.s.log.Warn("shop: read stock for event", zap.Error(err))
+			}
+			continue
+		}
+		for _, r := range rooms {
+			ref := qun.RoomRef{Tenant: k.tenant, Room: r}
+			if err := n.s.hub.PublishEphemeral(ctx, ref, qun.Draft{Type: "shop.stock", Data: map[string]any{"product": k.product, "stock": qty}}); err != nil && ctx.Err() == nil {
+				n.s.log.Debug("shop: publish stock", zap.Error(err))
+			}
+		}
+	}
+}
