@@ -74,7 +74,7 @@ type Delivery struct {
 // DueDelivery is a delivery with what is needed to send it.
 type DueDelivery struct {
 	Delivery
-	Message  Message
-	URL      string
-	Secrets  []string
+	Message Message
+	URL     string
+	Secrets []string
 }
