@@ -231,7 +231,9 @@ func drainTo(t *testing.T, c *qclient.Client, room qun.RoomID, seq uint64) uint6
 	return last
 }
 
-func containsText(b []byte, s string) bool { return json.Valid(b) && string(b) != "" && contains(string(b), s) }
+func containsText(b []byte, s string) bool {
+	return json.Valid(b) && string(b) != "" && contains(string(b), s)
+}
 
 func contains(s, sub string) bool {
 	for i := 0; i+len(sub) <= len(s); i++ {

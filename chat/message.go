@@ -67,7 +67,7 @@ type LiveCard struct {
 // MoneyCard is a red packet or tip paid through the vendor's payments.
 type MoneyCard struct {
 	Ref      string `json:"ref" validate:"required,max=128"` // the vendor's transaction id
-	Amount   int64  `json:"amount" validate:"min=0"`        // minor units (fen)
+	Amount   int64  `json:"amount" validate:"min=0"`         // minor units (fen)
 	Currency string `json:"currency,omitempty" validate:"omitempty,len=3"`
 	Note     string `json:"note,omitempty" validate:"max=100"`
 }
@@ -156,13 +156,13 @@ type Read struct {
 
 // Patch is the overlay a message's later edits and recall put on it.
 type Patch struct {
-	Seq      uint64       `json:"seq"`
-	Text     string       `json:"text,omitempty"`
-	Edited   int64        `json:"edited,omitempty"`
-	EditSeqs []uint64     `json:"edit_seqs,omitempty"` // the chat.edited events
-	Recalled bool         `json:"recalled,omitempty"`
-	By       qun.UserID   `json:"by,omitempty"` // who recalled it
-	At       int64        `json:"at,omitempty"` // when
+	Seq      uint64     `json:"seq"`
+	Text     string     `json:"text,omitempty"`
+	Edited   int64      `json:"edited,omitempty"`
+	EditSeqs []uint64   `json:"edit_seqs,omitempty"` // the chat.edited events
+	Recalled bool       `json:"recalled,omitempty"`
+	By       qun.UserID `json:"by,omitempty"` // who recalled it
+	At       int64      `json:"at,omitempty"` // when
 }
 
 // Limits of messages.

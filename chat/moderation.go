@@ -22,7 +22,9 @@ type Reviewer interface {
 type ReviewerFunc func(ctx context.Context, r *ReviewRequest) (Verdict, error)
 
 // Review calls f.
-func (f ReviewerFunc) Review(ctx context.Context, r *ReviewRequest) (Verdict, error) { return f(ctx, r) }
+func (f ReviewerFunc) Review(ctx context.Context, r *ReviewRequest) (Verdict, error) {
+	return f(ctx, r)
+}
 
 // ReviewRequest is what a Reviewer sees.
 type ReviewRequest struct {

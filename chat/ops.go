@@ -12,7 +12,9 @@ import (
 func (s *Service) registerOps() {
 	// Groups (C1, C3 profile pages).
 	op(s, "chat.create", s.CreateGroup)
-	op(s, "chat.get", func(ctx context.Context, id *qun.Identity, in GroupRef) (*GroupView, error) { return s.Group(ctx, id, in.Group) })
+	op(s, "chat.get", func(ctx context.Context, id *qun.Identity, in GroupRef) (*GroupView, error) {
+		return s.Group(ctx, id, in.Group)
+	})
 	op(s, "chat.update", s.UpdateGroup)
 	op(s, "chat.dissolve", none(func(ctx context.Context, id *qun.Identity, in GroupRef) error { return s.Dissolve(ctx, id, in.Group) }))
 	op(s, "chat.transfer", none(s.Transfer))
@@ -36,7 +38,9 @@ func (s *Service) registerOps() {
 	// Joining (C3).
 	op(s, "chat.join", s.Join)
 	op(s, "chat.invite", s.Invite)
-	op(s, "chat.invitations", func(ctx context.Context, id *qun.Identity, _ struct{}) ([]*Invitation, error) { return s.Invitations(ctx, id) })
+	op(s, "chat.invitations", func(ctx context.Context, id *qun.Identity, _ struct{}) ([]*Invitation, error) {
+		return s.Invitations(ctx, id)
+	})
 	op(s, "chat.invitation.accept", s.AcceptInvitation)
 	op(s, "chat.invitation.decline", none(s.DeclineInvitation))
 	op(s, "chat.code.create", s.CreateCode)
