@@ -14,6 +14,7 @@ import (
 	"github.com/qunkit/qun/live"
 	"github.com/qunkit/qun/live/internal/peer"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -62,7 +63,7 @@ func newEnv(t *testing.T, cfg live.Config) *env {
 		q.Hub.RegisterRooms("g", g)
 		cfg.Hub = q.Hub
 		if cfg.Logger == nil {
-			cfg.Logger = zaptest.NewLogger(t)
+			cfg.Logger = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 		}
 		cfg.Network.IncludeLoopback = true
 		svc, err := live.New(cfg)
@@ -97,8 +98,25 @@ func startLive(t *testing.T, c *qclient.Client, group string) live.Info {
 	return info
 }
 
+// held keeps the frames nextEvent skipped, per peer, for later calls.
+var (
+	heldMu sync.Mutex
+	held   = map[*peer.HubPeer][]qclient.Frame{}
+)
+
+// nextEvent returns the earliest event of type typ not returned before;
+// events of other types stay available to later calls.
 func nextEvent(t *testing.T, h *peer.HubPeer, typ string) qclient.Frame {
 	t.Helper()
+	heldMu.Lock()
+	for i, f := range held[h] {
+		if f.T == "ev" && f.Type == typ {
+			held[h] = append(held[h][:i:i], held[h][i+1:]...)
+			heldMu.Unlock()
+			return f
+		}
+	}
+	heldMu.Unlock()
 	timeout := time.After(10 * time.Second)
 	for {
 		select {
@@ -109,6 +127,9 @@ func nextEvent(t *testing.T, h *peer.HubPeer, typ string) qclient.Frame {
 			if f.T == "ev" && f.Type == typ {
 				return f
 			}
+			heldMu.Lock()
+			held[h] = append(held[h], f)
+			heldMu.Unlock()
 		case err := <-h.Errs():
 			t.Fatalf("signalling: %v", err)
 		case <-timeout:

@@ -152,12 +152,23 @@ func (h *HubPeer) Join(out any) (*Viewer, error) {
 }
 
 // Publish creates a publisher, sends its offer with live.offer, applies the
-// answer and starts sending.
+// answer and starts sending. On error the publisher is closed.
 func (h *HubPeer) Publish(o PublisherOptions, sources map[string]string) (*Publisher, error) {
 	p, err := NewPublisher(h.api, o)
 	if err != nil {
 		return nil, err
 	}
+	if err := h.publish(p, sources); err != nil {
+		h.mu.Lock()
+		h.pub = nil
+		h.mu.Unlock()
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (h *HubPeer) publish(p *Publisher, sources map[string]string) error {
 	h.trickle(p.PC, "pub")
 	h.mu.Lock()
 	h.pub = p
@@ -167,7 +178,7 @@ func (h *HubPeer) Publish(o PublisherOptions, sources map[string]string) (*Publi
 		err = p.PC.SetLocalDescription(offer)
 	}
 	if err != nil {
-		return p, err
+		return err
 	}
 	var res struct {
 		SDP string `json:"sdp"`
@@ -177,13 +188,13 @@ func (h *HubPeer) Publish(o PublisherOptions, sources map[string]string) (*Publi
 		d["sources"] = sources
 	}
 	if err := h.call("live.offer", d, &res); err != nil {
-		return p, err
+		return err
 	}
 	if err := p.PC.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: res.SDP}); err != nil {
-		return p, err
+		return err
 	}
 	p.Start()
-	return p, nil
+	return nil
 }
 
 // Close closes the peers and stops reading (the Hub connection stays
