@@ -1,0 +1,248 @@
+package replay
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/qunkit/qun"
+	"github.com/qunkit/qun/internal/sqlmigrate"
+)
+
+var sqliteMigrations = []string{`
+CREATE TABLE replay_replays (
+	tenant     TEXT    NOT NULL,
+	id         TEXT    NOT NULL,
+	live       TEXT    NOT NULL,
+	grp        TEXT    NOT NULL,
+	state      TEXT    NOT NULL,
+	started_at INTEGER NOT NULL,
+	decide_by  INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	heartbeat  INTEGER NOT NULL,
+	purged     INTEGER NOT NULL,
+	version    INTEGER NOT NULL,
+	data       TEXT    NOT NULL,
+	PRIMARY KEY (tenant, id)
+);
+CREATE INDEX replay_replays_live ON replay_replays (tenant, live, started_at);
+CREATE INDEX replay_replays_grp ON replay_replays (tenant, grp, started_at);
+CREATE INDEX replay_replays_state ON replay_replays (state);
+`}
+
+// SQLiteStore is the embedded Store: one row per replay, its tracks and
+// internal fields as JSON, with columns for what queries filter on.
+type SQLiteStore struct {
+	db *sql.DB
+}
+
+// NewSQLiteStore returns a Store in db (see package sqlite), creating its
+// tables (prefixed replay_) if needed.
+func NewSQLiteStore(ctx context.Context, db *sql.DB) (*SQLiteStore, error) {
+	if err := sqlmigrate.Apply(ctx, db, "replay.store", sqliteMigrations); err != nil {
+		return nil, err
+	}
+	return &SQLiteStore{db: db}, nil
+}
+
+// record is the stored form of a Replay, internal fields included.
+type record struct {
+	Live        qun.RoomID  `json:"live"`
+	Group       qun.RoomID  `json:"group,omitempty"`
+	Host        qun.UserID  `json:"host"`
+	Title       string      `json:"title,omitempty"`
+	StartedAt   int64       `json:"startedAt"`
+	EndedAt     int64       `json:"endedAt,omitempty"`
+	DurationMs  int64       `json:"durationMs"`
+	Tracks      []trackRec  `json:"tracks"`
+	Events      int         `json:"events"`
+	Rooms       []RoomStart `json:"rooms"`
+	TimelineKey string      `json:"timelineKey,omitempty"`
+}
+
+type trackRec struct {
+	Track
+	Key    string `json:"key"`
+	Done   bool   `json:"done,omitempty"`
+	Synced bool   `json:"synced,omitempty"`
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func encodeReplay(r *Replay) (string, error) {
+	rec := record{Live: r.Live, Group: r.Group, Host: r.Host, Title: r.Title, StartedAt: ms(r.StartedAt), EndedAt: ms(r.EndedAt),
+		DurationMs: r.DurationMs, Events: r.Events, Rooms: r.Rooms, TimelineKey: r.TimelineKey}
+	for _, t := range r.Tracks {
+		rec.Tracks = append(rec.Tracks, trackRec{Track: t, Key: t.Key, Done: t.Done, Synced: t.Synced})
+	}
+	b, err := json.Marshal(rec)
+	return string(b), err
+}
+
+func (s *SQLiteStore) args(r *Replay) ([]any, error) {
+	data, err := encodeReplay(r)
+	if err != nil {
+		return nil, err
+	}
+	purged := 0
+	if r.Purged {
+		purged = 1
+	}
+	return []any{string(r.Live), string(r.Group), string(r.State), ms(r.StartedAt), ms(r.DecideBy), ms(r.ExpiresAt), ms(r.Heartbeat), purged, data}, nil
+}
+
+// Create implements Store.
+func (s *SQLiteStore) Create(ctx context.Context, r *Replay) error {
+	a, err := s.args(r)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO replay_replays (live, grp, state, started_at, decide_by, expires_at, heartbeat, purged, data, tenant, id, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`, append(a, string(r.Tenant), r.ID)...)
+	if err != nil {
+		if strings.Contains(err.Error(), "UNIQUE") || strings.Contains(err.Error(), "PRIMARY KEY") {
+			return qun.Errorf(qun.CodeConflict, "replay %s exists", r.ID)
+		}
+		return fmt.Errorf("replay: create: %w", err)
+	}
+	r.Version = 1
+	return nil
+}
+
+const selectCols = `SELECT tenant, id, state, decide_by, expires_at, heartbeat, purged, version, data FROM replay_replays `
+
+func scanReplay(sc interface{ Scan(...any) error }) (*Replay, error) {
+	var (
+		r                     Replay
+		state, data           string
+		decide, expires, beat int64
+		purged                int
+		tenant                string
+	)
+	if err := sc.Scan(&tenant, &r.ID, &state, &decide, &expires, &beat, &purged, &r.Version, &data); err != nil {
+		return nil, err
+	}
+	var rec record
+	if err := json.Unmarshal([]byte(data), &rec); err != nil {
+		return nil, fmt.Errorf("replay: decode %s: %w", r.ID, err)
+	}
+	r.Tenant, r.State = qun.TenantID(tenant), State(state)
+	r.DecideBy, r.ExpiresAt, r.Heartbeat, r.Purged = fromMS(decide), fromMS(expires), fromMS(beat), purged != 0
+	r.Live, r.Group, r.Host, r.Title = rec.Live, rec.Group, rec.Host, rec.Title
+	r.StartedAt, r.EndedAt, r.DurationMs = fromMS(rec.StartedAt), fromMS(rec.EndedAt), rec.DurationMs
+	r.Events, r.Rooms, r.TimelineKey = rec.Events, rec.Rooms, rec.TimelineKey
+	r.Tracks = make([]Track, 0, len(rec.Tracks))
+	for _, t := range rec.Tracks {
+		tr := t.Track
+		tr.Key, tr.Done, tr.Synced = t.Key, t.Done, t.Synced
+		r.Tracks = append(r.Tracks, tr)
+	}
+	return &r, nil
+}
+
+// Get implements Store.
+func (s *SQLiteStore) Get(ctx context.Context, tenant qun.TenantID, id string) (*Replay, error) {
+	r, err := scanReplay(s.db.QueryRowContext(ctx, selectCols+`WHERE tenant=? AND id=?`, string(tenant), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errNoReplay
+	}
+	return r, err
+}
+
+// Update implements Store.
+func (s *SQLiteStore) Update(ctx context.Context, r *Replay) error {
+	a, err := s.args(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE replay_replays SET live=?, grp=?, state=?, started_at=?, decide_by=?, expires_at=?, heartbeat=?, purged=?, data=?, version=version+1
+		WHERE tenant=? AND id=? AND version=?`, append(a, string(r.Tenant), r.ID, r.Version)...)
+	if err != nil {
+		return fmt.Errorf("replay: update: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var v int64
+		err := s.db.QueryRowContext(ctx, `SELECT version FROM replay_replays WHERE tenant=? AND id=?`, string(r.Tenant), r.ID).Scan(&v)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errNoReplay
+		}
+		return qun.Errorf(qun.CodeConflict, "replay %s changed meanwhile", r.ID)
+	}
+	r.Version++
+	return nil
+}
+
+// List implements Store.
+func (s *SQLiteStore) List(ctx context.Context, q Query) ([]*Replay, error) {
+	where := []string{"tenant=?"}
+	args := []any{string(q.Tenant)}
+	if q.Live != "" {
+		where, args = append(where, "live=?"), append(args, string(q.Live))
+	}
+	if q.Group != "" {
+		where, args = append(where, "grp=?"), append(args, string(q.Group))
+	}
+	if len(q.States) > 0 {
+		where = append(where, "state IN (?"+strings.Repeat(",?", len(q.States)-1)+")")
+		for _, st := range q.States {
+			args = append(args, string(st))
+		}
+	}
+	if !q.Before.IsZero() {
+		where, args = append(where, "started_at<?"), append(args, ms(q.Before))
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	rows, err := s.db.QueryContext(ctx, selectCols+`WHERE `+strings.Join(where, " AND ")+` ORDER BY started_at DESC, id DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("replay: list: %w", err)
+	}
+	return collect(rows)
+}
+
+// Due implements Store.
+func (s *SQLiteStore) Due(ctx context.Context, now, stale time.Time, limit int) ([]*Replay, error) {
+	n := ms(now)
+	rows, err := s.db.QueryContext(ctx, selectCols+`WHERE (state='pending' AND decide_by>0 AND decide_by<=?)
+		OR (state='kept' AND expires_at>0 AND expires_at<=?)
+		OR (state='recording' AND heartbeat<?)
+		OR (state IN ('discarded','expired') AND purged=0)
+		LIMIT ?`, n, n, ms(stale), limit)
+	if err != nil {
+		return nil, fmt.Errorf("replay: due: %w", err)
+	}
+	return collect(rows)
+}
+
+func collect(rows *sql.Rows) ([]*Replay, error) {
+	defer rows.Close()
+	var out []*Replay
+	for rows.Next() {
+		r, err := scanReplay(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+var errNoReplay = qun.Errorf(qun.CodeNotFound, "no such replay")
