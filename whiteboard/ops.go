@@ -2,6 +2,7 @@ package whiteboard
 
 import (
 	"context"
+	"strings"
 
 	"github.com/qunkit/qun"
 )
@@ -158,6 +159,13 @@ func (s *Service) registerOps() {
 		return nil, s.CancelStroke(ctx, id, in.Board, in.ID)
 	})
 	handle(s, "wb.draw", func(ctx context.Context, _ *qun.Call, id *qun.Identity, in *drawIn) (any, error) {
+		if err := in.Item.check(&s.cfg.Limits); err != nil {
+			// Name fields as the validator does for the nested item.
+			if e, ok := err.(*qun.Error); ok && e.Field != "" && !strings.HasPrefix(e.Field, "item.") {
+				e.Field = "item." + e.Field
+			}
+			return nil, err
+		}
 		iid, seq, err := s.Draw(ctx, id, in.Board, in.Page, in.Item)
 		if err != nil {
 			return nil, err
