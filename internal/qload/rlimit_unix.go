@@ -1,0 +1,22 @@
+//go:build unix
+
+package qload
+
+import "syscall"
+
+// RaiseFileLimit raises the soft RLIMIT_NOFILE to the hard limit (Go does
+// this at startup since 1.19, but say so explicitly) and returns the new
+// soft limit: each connection is one file descriptor.
+func RaiseFileLimit() (uint64, error) {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return 0, err
+	}
+	if l.Cur < l.Max {
+		l.Cur = l.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+			return 0, err
+		}
+	}
+	return uint64(l.Cur), nil
+}
