@@ -49,6 +49,9 @@ func NewKeywordReviewer(cfg KeywordConfig) *KeywordReviewer {
 	return k
 }
 
+// wx matches the ways of writing "WeChat", not inside a longer word.
+const wx = `(?:^|[^a-z])(?:微信|威信|薇信|徽信|维信|v信|vx|wx|weixin|wechat|vchat)`
+
 // The private-trade rule. Each pattern runs on normalize's output.
 var contactRules = []struct {
 	name string
@@ -58,8 +61,14 @@ var contactRules = []struct {
 	{"phone", regexp.MustCompile(`(?:电话|手机|座机|号码|联系|tel|phone|mobile|call|whatsapp|telegram)[^0-9\n]{0,6}\+?[0-9]{7,}`)},
 	{"phone", regexp.MustCompile(`\+[0-9]{9,15}`)},
 	{"qq", regexp.MustCompile(`(?:qq|扣扣|企鹅|q号)[^0-9a-z\n]{0,6}[1-9][0-9]{4,11}`)},
-	{"wechat", regexp.MustCompile(`(?:^|[^a-z])(?:微信|威信|薇信|徽信|维信|v信|vx|wx|weixin|wechat|vchat|加v|加微)(?:号|id)?[\s:：=]*(?:[a-z][-_a-z0-9]{5,19}|[0-9]{6,})`)},
+	// A WeChat id after a WeChat word: with an explicit separator or 号/id,
+	// or holding a digit or underscore (so "微信 yesterday" passes).
+	{"wechat", regexp.MustCompile(wx + `(?:号|id)?\s*[:：=]\s*(?:[a-z][-_a-z0-9]{5,19}|[0-9]{6,})`)},
+	{"wechat", regexp.MustCompile(wx + `(?:号|id)\s*(?:[a-z][-_a-z0-9]{5,19}|[0-9]{6,})`)},
+	{"wechat", regexp.MustCompile(wx + `\s*(?:[a-z][-a-z]{0,18}[0-9_][-_a-z0-9]{0,18}|[0-9]{6,})`)},
+	// Invitations to move to WeChat or QQ.
 	{"wechat", regexp.MustCompile(`(?:加|\+|add|私聊|私信|联系)[^\n]{0,8}(?:微信|威信|薇信|v信|vx|wx|weixin|wechat|qq|扣扣|v我|我v)`)},
+	{"wechat", regexp.MustCompile(`加(?:我|个)?(?:v|微|薇|威)(?:[^a-z]|$)`)},
 }
 
 // Review implements Reviewer.

@@ -29,7 +29,7 @@ const (
 // storage, shop and payments: chat never fetches or charges anything.
 type Content struct {
 	Kind    Kind         `json:"kind" validate:"required,oneof=text image file product live red_packet tip system"`
-	Text    string       `json:"text,omitempty" validate:"max=4000"`
+	Text    string       `json:"text,omitempty"` // at most MaxTextRunes
 	Media   *Media       `json:"media,omitempty"`
 	Product *ProductCard `json:"product,omitempty"`
 	Live    *LiveCard    `json:"live,omitempty"`
@@ -107,7 +107,7 @@ type Sent struct {
 type Edit struct {
 	Group qun.RoomID `json:"group" validate:"required,startswith=g:,max=40"`
 	Seq   uint64     `json:"seq" validate:"required"`
-	Text  string     `json:"text" validate:"required,max=4000"`
+	Text  string     `json:"text" validate:"required"` // at most MaxTextRunes
 }
 
 // MessageRef names a message by its seq.
@@ -194,6 +194,9 @@ func tooLarge(text string) error {
 // checkContent enforces what each kind requires.
 func checkContent(c *Content) error {
 	bad := func(field, msg string) error { return &qun.Error{Code: qun.CodeInvalid, Message: msg, Field: field} }
+	if err := tooLarge(c.Text); err != nil {
+		return err
+	}
 	c.Text = strings.TrimRight(c.Text, " \t\r\n")
 	switch c.Kind {
 	case KindText, KindSystem:
