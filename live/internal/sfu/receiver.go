@@ -278,6 +278,9 @@ func (l *layer) account(now int64, n int) {
 // interceptors need it read, and recorders want the sender reports.
 func (r *Receiver) readRTCP(l *layer) {
 	defer r.wg.Done()
+	if l.rid != "" && !r.awaitLayers() {
+		return
+	}
 	for {
 		var (
 			pkts []rtcp.Packet
@@ -305,6 +308,30 @@ func (r *Receiver) readRTCP(l *layer) {
 			st.s.WriteRTCP(srs)
 		}
 	}
+}
+
+// awaitLayers delays reading a simulcast layer's RTCP until every layer
+// has arrived (or 3 s have passed). pion v3.3.6's RTPReceiver.ReadSimulcast
+// copies the receiver's track entries without its lock while
+// receiveForRid fills in a newly arrived layer's entry: a data race inside
+// pion. Waiting avoids it whenever the layers start together, as they do
+// from browsers at the start of a publication. It reports false if the
+// receiver closed meanwhile.
+func (r *Receiver) awaitLayers() bool {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if r.layers[0].Load() != nil && r.layers[1].Load() != nil && r.layers[2].Load() != nil {
+			return true
+		}
+		select {
+		case <-r.closedCh:
+			return false
+		case <-t.C:
+		}
+	}
+	return true
 }
 
 func (r *Receiver) layerDone() {
