@@ -73,7 +73,7 @@ func sourceMedia(t testing.TB, kind string, secs int) string {
 		args = append(src, "-c:v", "libvpx-vp9", "-g", "25", "-keyint_min", "25", "-b:v", "300k", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1", p)
 	case "h264":
 		p = filepath.Join(mediaCache.dir, name+".h264")
-		args = append(src, "-c:v", "libx264", "-profile:v", "baseline", "-tune", "zerolatency", "-preset", "ultrafast", "-g", "25", "-bsf:v", "h264_mp4toannexb", "-f", "h264", p)
+		args = append(src, "-pix_fmt", "yuv420p", "-c:v", "libx264", "-profile:v", "baseline", "-tune", "zerolatency", "-preset", "ultrafast", "-g", "25", "-bsf:v", "h264_mp4toannexb", "-f", "h264", p)
 	case "opus":
 		p = filepath.Join(mediaCache.dir, name+".ogg")
 		args = []string{"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=" + d, "-ac", "2", "-c:a", "libopus", "-frame_duration", "20", "-page_duration", "20000", "-b:a", "48k", p}
