@@ -11,7 +11,7 @@ import (
 func TestCodecRoundTrip(t *testing.T) {
 	for _, ev := range []*qun.Event{
 		{Tenant: "t1", Room: "g:1", Seq: 42, Type: "chat.message", Actor: "u1", TS: 1_763_766_000_000, Data: []byte(`{"text":"你好"}`)},
-		{Tenant: "t", Room: "r", Type: "wb.laser", TS: -5},                                 // ephemeral, no data
+		{Tenant: "t", Room: "r", Type: "wb.laser", TS: -5},                                         // ephemeral, no data
 		{Tenant: "", Room: "", Seq: 1<<64 - 1, Type: "", Data: []byte(strings.Repeat("x", 70000))}, // extremes
 	} {
 		got, err := decode(encode(ev))
