@@ -340,8 +340,8 @@ func (s *brokerSuite) unsubscribeUnderLoad(t *testing.T) {
 				default:
 				}
 				_ = bs[p%2].Publish(c, &qun.Event{Tenant: ref.Tenant, Room: ref.Room, Seq: i, Type: "t"})
-				if i%64 == 0 {
-					time.Sleep(100 * time.Microsecond) // let a networked broker drain
+				if i%16 == 0 {
+					time.Sleep(200 * time.Microsecond) // load, not a flood a networked broker would drop
 				}
 			}
 		}()
