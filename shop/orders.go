@@ -21,6 +21,8 @@ type BuyInput struct {
 	Key   string `json:"key" validate:"required,max=64,printascii"`
 }
 
+var errSoldOut = qun.Errorf(qun.CodeExhausted, "sold out")
+
 // Buy reserves stock for a viewer's order and hands it to the vendor's
 // Checkout. The reservation is durable before Checkout is called and holds
 // the stock for ReservationTTL; payment, cancellation and expiry come back
@@ -41,6 +43,10 @@ func (s *Service) Buy(ctx context.Context, id *qun.Identity, in BuyInput) (*Orde
 	key := in.Key
 	in.Key = ""
 	hash := bodyHash(in)
+	if s.stock.isSoldOut(id.Tenant, in.Product) {
+		return nil, errSoldOut
+	}
+	gen := s.stock.generation()
 	if in.Share != "" {
 		if _, err := s.Visit(ctx, id, VisitInput{Room: in.Room, Token: in.Share}); err != nil && qun.ErrorCode(err) != qun.CodeConflict {
 			return nil, err
@@ -58,7 +64,7 @@ func (s *Service) Buy(ctx context.Context, id *qun.Identity, in BuyInput) (*Orde
 		return nil, err
 	}
 	var o *Order
-	fresh := false
+	fresh, soldOut := false, false
 	err = s.update(ctx, func(tx Tx) error {
 		ref, err := replayed(tx, id, "buy", key, hash)
 		if err != nil {
@@ -87,8 +93,12 @@ func (s *Service) Buy(ctx context.Context, id *qun.Identity, in BuyInput) (*Orde
 			}
 		}
 		if _, err := tx.AddStock(id.Tenant, p.ID, -in.Qty); err != nil {
-			if qun.ErrorCode(err) == qun.CodeNotFound {
-				return qun.Errorf(qun.CodeExhausted, "sold out")
+			switch qun.ErrorCode(err) {
+			case qun.CodeNotFound:
+				return errSoldOut
+			case qun.CodeExhausted:
+				left, _, serr := tx.Stock(id.Tenant, p.ID)
+				soldOut = serr == nil && left == 0
 			}
 			return err
 		}
@@ -107,6 +117,9 @@ func (s *Service) Buy(ctx context.Context, id *qun.Identity, in BuyInput) (*Orde
 		return s.emit(tx, id.Tenant, "order.reserved", o)
 	})
 	if err != nil {
+		if soldOut {
+			s.stock.markSoldOut(id.Tenant, p.ID, gen)
+		}
 		return nil, err
 	}
 	if fresh {

@@ -444,11 +444,21 @@ func (s *Service) Stock(ctx context.Context, tenant qun.TenantID, product Produc
 // history, and a sale of thousands per second must not become thousands of
 // log entries. Changes are coalesced to one event per product per
 // StockInterval; a reconnecting client reads current stock with shop.shelf.
+//
+// It also keeps the sold-out hints that let Buy refuse at once, without a
+// write transaction, once a product's stock is zero: after a flash sale
+// sells out, thousands of late buyers would otherwise queue behind the
+// store's single writer. A hint is dropped by the next change of that
+// product's stock, and is only set if no stock changed anywhere since the
+// failed reservation began (gen), so a hint never outlives a restock by
+// more than the moment between its commit and its changed call.
 type stockNotifier struct {
-	s     *Service
-	mu    sync.Mutex
-	dirty map[stockKey]struct{}
-	kick  chan struct{}
+	s       *Service
+	mu      sync.Mutex
+	dirty   map[stockKey]struct{}
+	soldOut map[stockKey]struct{}
+	gen     uint64 // counts stock changes
+	kick    chan struct{}
 }
 
 type stockKey struct {
@@ -457,17 +467,44 @@ type stockKey struct {
 }
 
 func newStockNotifier(s *Service) *stockNotifier {
-	return &stockNotifier{s: s, dirty: map[stockKey]struct{}{}, kick: make(chan struct{}, 1)}
+	return &stockNotifier{s: s, dirty: map[stockKey]struct{}{}, soldOut: map[stockKey]struct{}{}, kick: make(chan struct{}, 1)}
 }
 
+// changed is called after every committed change of a product's stock.
 func (n *stockNotifier) changed(tenant qun.TenantID, product ProductID) {
+	k := stockKey{tenant, product}
 	n.mu.Lock()
-	n.dirty[stockKey{tenant, product}] = struct{}{}
+	n.gen++
+	delete(n.soldOut, k)
+	n.dirty[k] = struct{}{}
 	n.mu.Unlock()
 	select {
 	case n.kick <- struct{}{}:
 	default:
 	}
+}
+
+// generation returns the current count of stock changes.
+func (n *stockNotifier) generation() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.gen
+}
+
+// markSoldOut records that product had no stock at generation gen.
+func (n *stockNotifier) markSoldOut(tenant qun.TenantID, product ProductID, gen uint64) {
+	n.mu.Lock()
+	if n.gen == gen {
+		n.soldOut[stockKey{tenant, product}] = struct{}{}
+	}
+	n.mu.Unlock()
+}
+
+func (n *stockNotifier) isSoldOut(tenant qun.TenantID, product ProductID) bool {
+	n.mu.Lock()
+	_, ok := n.soldOut[stockKey{tenant, product}]
+	n.mu.Unlock()
+	return ok
 }
 
 func (n *stockNotifier) run() {

@@ -28,7 +28,10 @@ type deliverer struct {
 
 	mu       sync.Mutex
 	inflight map[dkey]struct{}
-	senders  sync.WaitGroup
+	// recent holds attempts that finished since the current dispatch began:
+	// its read of due deliveries may predate their outcome.
+	recent  map[dkey]struct{}
+	senders sync.WaitGroup
 }
 
 type dkey struct {
@@ -37,7 +40,7 @@ type dkey struct {
 }
 
 func newDeliverer(s *Service) *deliverer {
-	return &deliverer{s: s, kick: make(chan struct{}, 1), cursor: -1, inflight: map[dkey]struct{}{}}
+	return &deliverer{s: s, kick: make(chan struct{}, 1), cursor: -1, inflight: map[dkey]struct{}{}, recent: map[dkey]struct{}{}}
 }
 
 // wake makes the loop look for work now.
@@ -142,6 +145,7 @@ func (d *deliverer) fanout(ctx context.Context) (more bool, err error) {
 func (d *deliverer) dispatch(ctx context.Context) error {
 	d.mu.Lock()
 	busy := len(d.inflight)
+	clear(d.recent)
 	d.mu.Unlock()
 	free := d.s.cfg.Webhooks.Concurrency - busy
 	if free <= 0 {
@@ -162,6 +166,9 @@ func (d *deliverer) dispatch(ctx context.Context) error {
 		if _, ok := d.inflight[k]; ok {
 			continue
 		}
+		if _, ok := d.recent[k]; ok {
+			continue
+		}
 		d.inflight[k] = struct{}{}
 		free--
 		d.senders.Add(1)
@@ -180,7 +187,9 @@ type outcome struct {
 func (d *deliverer) send(ctx context.Context, dd *DueDelivery) {
 	defer func() {
 		d.mu.Lock()
-		delete(d.inflight, dkey{dd.Msg, dd.Endpoint})
+		k := dkey{dd.Msg, dd.Endpoint}
+		delete(d.inflight, k)
+		d.recent[k] = struct{}{}
 		d.mu.Unlock()
 		d.senders.Done()
 		d.wake()
