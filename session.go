@@ -41,14 +41,14 @@ type Session struct {
 	spare    [][]byte
 	firstAt  time.Time // when the oldest queued frame was queued
 	writing  bool
-	flushed  chan struct{} // closed when the current flush goroutine exits
+	flushed  chan struct{} // made by Close while writing; closed when the queue is written
 	closed   bool
 	subs     map[RoomID]*subscription
 	onClose  []func()
 	pinger   *time.Timer
 	inflight sync.WaitGroup // flush, ping and close goroutines
 
-	writeTimer *time.Timer // bounds a write; used by the one flush goroutine
+	writeState // used by the write pool (session_write.go)
 
 	helloTimer *time.Timer // stopped by a successful hello
 }
@@ -120,9 +120,12 @@ func (s *Session) Close(reason *Error) {
 		clear(s.queue)
 		s.queue = s.queue[:0]
 	}
-	flushed := s.flushed
-	if !s.writing {
-		flushed = nil
+	var flushed chan struct{}
+	if s.writing {
+		if s.flushed == nil {
+			s.flushed = make(chan struct{})
+		}
+		flushed = s.flushed
 	}
 	s.inflight.Add(1)
 	s.mu.Unlock()
@@ -380,88 +383,15 @@ func (s *Session) enqueue(frame []byte) bool {
 	start := !s.writing
 	if start {
 		s.writing = true
-		s.flushed = make(chan struct{})
 		s.inflight.Add(1)
 	}
 	s.mu.Unlock()
 	s.hub.metrics.queueDepth.Observe(float64(n))
 	if start {
-		go s.flush()
+		writers.schedule(s)
 	}
 	return true
 }
-
-// flush writes queued frames until the queue is empty, then exits: an idle
-// connection holds no writer goroutine. Frames queued together go out in
-// one WebSocket message, separated by '\n'.
-func (s *Session) flush() {
-	defer s.inflight.Done()
-	for {
-		s.mu.Lock()
-		if len(s.queue) == 0 {
-			s.writing = false
-			close(s.flushed)
-			s.mu.Unlock()
-			return
-		}
-		batch, since := s.queue, s.firstAt
-		s.queue, s.spare = s.spare[:0], nil
-		s.mu.Unlock()
-
-		if err := s.write(batch); err != nil {
-			s.mu.Lock()
-			clear(s.queue)
-			s.queue = s.queue[:0]
-			s.mu.Unlock()
-			s.Close(Errorf(CodeUnavailable, "write failed"))
-			continue // finds the queue empty and exits
-		}
-		s.hub.metrics.fanoutLatency.Observe(time.Since(since).Seconds())
-		clear(batch)
-		s.mu.Lock()
-		s.spare = batch[:0]
-		s.mu.Unlock()
-	}
-}
-
-// write sends batch as few WebSocket messages, each one frame. It passes
-// the websocket library a context without a Done channel, which spares a
-// context and an AfterFunc per write (a tenth of the fan-out's CPU); the
-// session's reusable writeTimer bounds the write instead, by closing the
-// connection, and Close unblocks it the same way.
-func (s *Session) write(batch [][]byte) error {
-	if s.writeTimer == nil {
-		s.writeTimer = time.AfterFunc(s.hub.cfg.WriteTimeout, func() { _ = s.conn.CloseNow() })
-	} else {
-		s.writeTimer.Reset(s.hub.cfg.WriteTimeout)
-	}
-	defer s.writeTimer.Stop()
-	for len(batch) > 0 {
-		msg, n := batch[0], 1
-		var bp *[]byte
-		if len(batch) > 1 && len(msg) < maxBatchBytes {
-			bp = batchBufs.Get().(*[]byte)
-			b := append((*bp)[:0], msg...)
-			for ; n < len(batch) && len(b)+1+len(batch[n]) <= maxBatchBytes; n++ {
-				b = append(append(b, '\n'), batch[n]...)
-			}
-			msg, *bp = b, b
-		}
-		err := s.conn.Write(context.Background(), websocket.MessageText, msg)
-		if bp != nil {
-			batchBufs.Put(bp)
-		}
-		if err != nil {
-			return err
-		}
-		batch = batch[n:]
-	}
-	return nil
-}
-
-// batchBufs holds the buffers that join a batch's frames: only connections
-// writing at the moment hold one.
-var batchBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // Call is one op invocation, handed to the op's Handler.
 type Call struct {
