@@ -124,8 +124,13 @@ func (s *Service) Publish(ctx context.Context, sess *qun.Session, live, sdp stri
 		}
 		p.pub = pub
 	}
+	early := p.early
+	p.early = nil
 	rm.mu.Unlock()
 	answer, err := pub.HandleOffer(sdp)
+	for _, c := range early {
+		_ = pub.AddCandidate(c)
+	}
 	if err != nil {
 		return "", sdpError(err)
 	}
@@ -172,7 +177,21 @@ func (s *Service) Candidate(sess *qun.Session, live, pc string, c sfu.Candidate)
 	pub, sub := p.pub, p.sub
 	rm.mu.Unlock()
 	switch {
-	case pc == "pub" && pub != nil:
+	case pc == "pub" && pub == nil:
+		// Browsers trickle right after setLocalDescription, so candidates may
+		// overtake the live.offer they belong to: keep them for it.
+		rm.mu.Lock()
+		if p.pub == nil {
+			if len(p.early) < maxEarlyCandidates {
+				p.early = append(p.early, c)
+			}
+			rm.mu.Unlock()
+			return nil
+		}
+		pub = p.pub
+		rm.mu.Unlock()
+		err = pub.AddCandidate(c)
+	case pc == "pub":
 		err = pub.AddCandidate(c)
 	case pc == "sub" && sub != nil:
 		err = sub.AddCandidate(c)
@@ -201,6 +220,9 @@ func (s *Service) RestartICE(sess *qun.Session, live string) error {
 	}
 	return sdpError(sub.RestartICE())
 }
+
+// maxEarlyCandidates bounds the candidates kept for an offer not yet made.
+const maxEarlyCandidates = 32
 
 var layerNames = map[string]int{"low": sfu.LayerLow, "mid": sfu.LayerMid, "high": sfu.LayerHigh}
 

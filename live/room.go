@@ -48,6 +48,7 @@ type participant struct {
 	sub      *sfu.Subscriber
 	maxLayer int
 	sources  map[string]Source // client track id → source, from the last offer
+	early    []sfu.Candidate   // publishing candidates that arrived before the offer
 }
 
 type track struct {

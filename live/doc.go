@@ -1,0 +1,71 @@
+// Package live is qun's group live streaming (FEATURES L1–L7): lives that
+// belong to groups, a stage of co-hosts, likes and speaker events, and an
+// SFU on pion/webrtc v3 that forwards the publishers' media to every viewer.
+//
+// # Shape
+//
+// New(Config) registers the "live.*" ops and the "live" room kind on the
+// Hub (docs/ops/live.md lists them). Every op is a thin wrapper over a Go
+// method the vendor's backend may call too (Start, Schedule, End, Join,
+// Publish, AnswerStage, Mute, Kick, AttachRecorder, ...).
+//
+//   - A live belongs to a group room ("g:<id>"): whether a user may start
+//     one is the group's role (Hub.RoomRole, StartRole) plus the vendor's
+//     CanStart policy; live never imports chat. The live's comments are the
+//     group's chat. Lives can be relayed into further groups (Share).
+//   - The live's own room "live:<id>" carries its events (joined/left with
+//     the viewer count, likes aggregated per second, stage changes, tracks,
+//     media state) in the room log, and the active speaker ephemerally.
+//   - Lifecycle: scheduled → live ⇄ paused → ended. Subscribers of a
+//     scheduled live are reminded through the Notifier hook and their
+//     inbox rooms when it starts. Records and reminders are in the Store
+//     (MemoryStore, SQLiteStore; conformance suite in livetest).
+//
+// # Media
+//
+// internal/sfu does the forwarding and knows nothing of rooms: one pion
+// peer connection per participant for publishing (client offers) and one
+// for viewing (server offers), so signalling never collides. Each viewer
+// gets its own outgoing track per published track (never a shared
+// TrackLocalStaticRTP): SSRC, sequence numbers and timestamps are rewritten
+// per viewer, continuous across simulcast layer switches; NACKs are answered
+// from a per-layer packet cache (512 packets); keyframe requests (on
+// subscribe, on layer switch, from viewers) are throttled per layer; RTCP
+// is read from every sender and receiver. The layer per viewer follows REMB
+// (browsers) or, without it, receiver-report loss, capped by the size the
+// viewer asks for (live.layer). Header extensions are stripped on the way
+// out (their ids belong to the publisher's negotiation).
+//
+// Demotion, kicks, mutes and pauses act on the server at once: a demoted
+// co-host's publishing connection is closed, so their tracks stop for
+// every viewer and recorder within one packet.
+//
+// Deployment: Network.UDPPort serves all media on one UDP port (ICE UDP
+// mux); NAT1To1IPs advertises a public address; ICEServers (TURN) are used
+// by the server and handed to clients; PortMin/PortMax bound ephemeral
+// ports. A live's media runs on one node: route a live's clients to the
+// node that runs it (the room events work across nodes as usual).
+//
+// # Recording
+//
+// AttachRecorder hands every published track's packets (as sent by the
+// publisher; the highest simulcast layer) and sender reports to a Recorder,
+// which package replay implements. See its doc comment for the contract.
+//
+// # Concurrency
+//
+// All methods are safe for concurrent use. Each published layer has one
+// reader goroutine that fans packets out to the viewers without locks (a
+// copy-on-write list); each viewer track has one RTCP goroutine; each
+// running live has one ticker goroutine (likes, speaker); each recorder
+// writer has one goroutine with a bounded queue (a slow recorder loses
+// packets, never slows the live). Close ends them all and waits.
+//
+// pion is kept inside this package: its types appear in no exported API
+// except the Recorder hook (rtp.Packet, rtcp.Packet), and pion's logs go to
+// Config.Logger.
+//
+// # Performance
+//
+// See the figures below (filled in from the load tool and benchmarks).
+package live
