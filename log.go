@@ -32,6 +32,11 @@ type LogStore interface {
 	// Last returns the highest Seq in ref's log, 0 if it is empty.
 	Last(ctx context.Context, ref RoomRef) (uint64, error)
 
+	// Redact replaces the data of the event at seq, keeping its place, type
+	// and actor: a recalled message's text must not be served again, not even
+	// to a client resuming from before it. Unknown seqs answer CodeNotFound.
+	Redact(ctx context.Context, ref RoomRef, seq uint64, data []byte) error
+
 	// Close releases resources. Idempotent.
 	Close() error
 }

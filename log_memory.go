@@ -113,6 +113,22 @@ func (m *memoryLog) Last(_ context.Context, ref RoomRef) (uint64, error) {
 	return r.first + uint64(len(r.events)) - 1, nil
 }
 
+func (m *memoryLog) Redact(_ context.Context, ref RoomRef, seq uint64, data []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	r := m.rooms[ref]
+	if r == nil || seq < r.first || seq >= r.first+uint64(len(r.events)) {
+		return Errorf(CodeNotFound, "no event %d", seq)
+	}
+	// Events are shared and their frames cached: replace, never mutate.
+	old := r.events[seq-r.first]
+	r.events[seq-r.first] = &Event{Tenant: old.Tenant, Room: old.Room, Seq: old.Seq, Type: old.Type, Actor: old.Actor, TS: old.TS, Data: append([]byte(nil), data...)}
+	return nil
+}
+
 func (m *memoryLog) Close() error {
 	m.mu.Lock()
 	m.closed = true

@@ -255,6 +255,21 @@ func (s *sqliteLog) Last(ctx context.Context, ref RoomRef) (uint64, error) {
 	return uint64(last), nil
 }
 
+func (s *sqliteLog) Redact(ctx context.Context, ref RoomRef, seq uint64, data []byte) error {
+	if s.isClosed() {
+		return ErrClosed
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE qun_events SET data=? WHERE tenant=? AND room=? AND seq=?`,
+		data, string(ref.Tenant), string(ref.Room), int64(seq))
+	if err != nil {
+		return fmt.Errorf("qun: log redact: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return Errorf(CodeNotFound, "no event %d", seq)
+	}
+	return nil
+}
+
 func (s *sqliteLog) isClosed() bool {
 	select {
 	case <-s.close:

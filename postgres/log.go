@@ -384,6 +384,25 @@ func (s *LogStore) Last(ctx context.Context, ref qun.RoomRef) (uint64, error) {
 	return uint64(last), nil
 }
 
+// Redact replaces one event's data in place (a recalled message).
+func (s *LogStore) Redact(ctx context.Context, ref qun.RoomRef, seq uint64, data []byte) error {
+	if s.isClosed() {
+		return qun.ErrClosed
+	}
+	if seq > math.MaxInt64 {
+		return qun.Errorf(qun.CodeNotFound, "no event %d", seq)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE qun_log_events SET data = $4 WHERE tenant = $1 AND room = $2 AND seq = $3`,
+		string(ref.Tenant), string(ref.Room), int64(seq), data)
+	if err != nil {
+		return fmt.Errorf("postgres: log redact: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return qun.Errorf(qun.CodeNotFound, "no event %d", seq)
+	}
+	return nil
+}
+
 func (s *LogStore) isClosed() bool {
 	select {
 	case <-s.closing:
