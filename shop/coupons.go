@@ -42,6 +42,11 @@ func (s *Service) IssueCoupon(ctx context.Context, id *qun.Identity, in IssueCou
 	if in.Discount.Amount < 1 {
 		return nil, &qun.Error{Code: qun.CodeInvalid, Message: "discount must be at least 1", Field: "discount.amount"}
 	}
+	// The fingerprint is of the request as sent, before defaults that
+	// depend on the time.
+	key := in.Key
+	in.Key = ""
+	hash := bodyHash(in)
 	now := s.now()
 	if in.StartsAt == 0 {
 		in.StartsAt = now
@@ -62,9 +67,6 @@ func (s *Service) IssueCoupon(ctx context.Context, id *qun.Identity, in IssueCou
 			return nil, err
 		}
 	}
-	key := in.Key
-	in.Key = ""
-	hash := bodyHash(in)
 	var c *Coupon
 	fresh := false
 	err = s.update(ctx, func(tx Tx) error {

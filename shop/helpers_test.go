@@ -1,10 +1,12 @@
 package shop_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -108,7 +110,7 @@ func openEnv(t testing.TB, path string, mod func(*shop.Config)) *env {
 	}
 	t.Cleanup(func() { db.Close() })
 	e := &env{db: db, path: path, clock: &clock{}, rooms: &rooms{hosts: map[qun.RoomRef]qun.UserID{}}, pay: &checkout{}, rewards: make(chan shop.Reward, 1000)}
-	e.Env = qtest.NewEnv(t, qun.Config{}, func(q *qtest.Env) {
+	e.Env = qtest.NewEnv(t, qun.Config{OpsPerSecond: 1000, OpBurst: 1000}, func(q *qtest.Env) {
 		q.Hub.RegisterRooms("live", e.rooms)
 		cfg := shop.Config{
 			Hub:             q.Hub,
@@ -212,3 +214,7 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func randN(n int) int { return rand.IntN(n) }
+
+func contains(b []byte, s string) bool { return bytes.Contains(b, []byte(s)) }

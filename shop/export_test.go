@@ -1,0 +1,4 @@
+package shop
+
+// SplitShareForTest exposes the red packet split to the tests.
+var SplitShareForTest = splitShare
