@@ -55,11 +55,6 @@ func newEnv(t testing.TB, mod func(*chat.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { logStore.Close() })
-	return newEnvWith(t, db, logStore, mod)
-}
-
-func newEnvWith(t testing.TB, db *sql.DB, logStore qun.LogStore, mod func(*chat.Config)) *env {
-	t.Helper()
 	e := &env{clock: newClock(), db: db, log: logStore}
 	store, err := chat.NewSQLiteStore(db)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/qunkit/qun"
+	"go.uber.org/zap"
 )
 
 // Kind is a message's kind.
@@ -172,13 +173,6 @@ const (
 	MaxDesignated = 5   // per group
 	MaxUnread     = 999 // unread counts stop here ("999+")
 )
-
-// Redactor is implemented by room logs that can blank one event's data.
-// When the Hub's LogStore implements it, recalling a message also blanks it
-// (and its edits) in the log, so that no resume serves the content again.
-type Redactor interface {
-	Redact(ctx context.Context, ref qun.RoomRef, seq uint64, data json.RawMessage) error
-}
 
 // MaxTextRunes bounds a message's text.
 const MaxTextRunes = 4000
@@ -503,20 +497,31 @@ func (s *Service) Recall(ctx context.Context, id *qun.Identity, in MessageRef) e
 	if err != nil {
 		return err
 	}
-	if r, ok := s.hub.Log().(Redactor); ok {
-		for _, seq := range append([]uint64{in.Seq}, editSeqs...) {
-			if err := r.Redact(ctx, ref, seq, recalledData(seq, seq == in.Seq)); err != nil {
-				return err
-			}
+	// The recall is committed and announced; blanking the log's copies
+	// keeps resuming clients from seeing the text. A failure here is
+	// logged: history hides the message either way.
+	for _, seq := range append([]uint64{in.Seq}, editSeqs...) {
+		data := recalledEdit(in.Seq)
+		if seq == in.Seq {
+			data = recalledMessage(ev.Data)
+		}
+		if err := s.hub.Log().Redact(ctx, ref, seq, data); err != nil {
+			s.log.Error("chat: redacting a recalled message failed", zap.Stringer("room", ref), zap.Uint64("seq", seq), zap.Error(err))
 		}
 	}
 	return nil
 }
 
-func recalledData(seq uint64, message bool) json.RawMessage {
-	if message {
-		return json.RawMessage(`{"kind":"text","recalled":true}`)
-	}
+// recalledMessage is what remains of a recalled message: its kind and
+// sender's name, and the mark.
+func recalledMessage(data json.RawMessage) json.RawMessage {
+	var m Message
+	_ = json.Unmarshal(data, &m)
+	return mustJSON(&Message{Content: Content{Kind: m.Kind}, Name: m.Name, Recalled: true})
+}
+
+// recalledEdit is what remains of an edit of a recalled message.
+func recalledEdit(seq uint64) json.RawMessage {
 	return mustJSON(map[string]any{"seq": seq, "recalled": true})
 }
 
@@ -681,21 +686,19 @@ func (s *Service) overlay(ctx context.Context, tenant qun.TenantID, group qun.Ro
 }
 
 func applyPatch(ev *qun.Event, p *Patch) json.RawMessage {
-	if ev.Type == EvEdited {
-		if p.Recalled {
-			return recalledData(p.Seq, false)
-		}
+	switch {
+	case p.Recalled && ev.Type == EvEdited:
+		return recalledEdit(p.Seq)
+	case p.Recalled:
+		return recalledMessage(ev.Data)
+	case ev.Type == EvEdited || p.Edited == 0:
 		return ev.Data
 	}
 	var m Message
 	if err := json.Unmarshal(ev.Data, &m); err != nil {
 		return ev.Data
 	}
-	if p.Recalled {
-		m = Message{Content: Content{Kind: m.Kind}, Name: m.Name, Recalled: true}
-	} else if p.Edited != 0 {
-		m.Text, m.Edited = p.Text, p.Edited
-	}
+	m.Text, m.Edited = p.Text, p.Edited
 	return mustJSON(&m)
 }
 
