@@ -1,0 +1,125 @@
+// Package livetest is the conformance suite every live.Store must pass.
+package livetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/qunkit/qun"
+	"github.com/qunkit/qun/live"
+)
+
+// RunStoreTests runs the suite against stores made by newStore (a fresh,
+// empty store per call).
+func RunStoreTests(t *testing.T, newStore func(t *testing.T) live.Store) {
+	ctx := context.Background()
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rec := func(tenant qun.TenantID, id string, group qun.RoomID, st live.State, at time.Time) *live.Record {
+		return &live.Record{Tenant: tenant, ID: id, Group: group, Host: "h", Title: "T " + id, Mode: live.ModeLarge, StageLimit: 1, State: st, CreatedAt: at}
+	}
+
+	t.Run("CreateGetUpdate", func(t *testing.T) {
+		s := newStore(t)
+		r := rec("t1", "a", "g:1", live.StateScheduled, base)
+		r.ScheduledAt = base.Add(time.Hour)
+		if err := s.Create(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Create(ctx, r); qun.ErrorCode(err) != qun.CodeConflict {
+			t.Fatalf("duplicate create: %v", err)
+		}
+		got, err := s.Get(ctx, "t1", "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Tenant != "t1" || got.Group != "g:1" || got.Title != "T a" || !got.ScheduledAt.Equal(r.ScheduledAt) || !got.CreatedAt.Equal(base) {
+			t.Fatalf("got %+v", got)
+		}
+		if _, err := s.Get(ctx, "t2", "a"); qun.ErrorCode(err) != qun.CodeNotFound {
+			t.Fatalf("other tenant: %v", err)
+		}
+		got.State, got.Relays, got.StartedAt = live.StateLive, []qun.RoomID{"g:2"}, base.Add(time.Minute)
+		got.Host, got.Group = "mallory", "g:evil" // immutable: ignored
+		if err := s.Update(ctx, got); err != nil {
+			t.Fatal(err)
+		}
+		again, _ := s.Get(ctx, "t1", "a")
+		if again.State != live.StateLive || len(again.Relays) != 1 || again.Host != "h" || again.Group != "g:1" || !again.StartedAt.Equal(got.StartedAt) {
+			t.Fatalf("after update %+v", again)
+		}
+		if err := s.Update(ctx, rec("t2", "a", "g:1", live.StateLive, base)); qun.ErrorCode(err) != qun.CodeNotFound {
+			t.Fatalf("update other tenant: %v", err)
+		}
+	})
+
+	t.Run("ListByGroup", func(t *testing.T) {
+		s := newStore(t)
+		for i, r := range []*live.Record{
+			rec("t1", "a", "g:1", live.StateLive, base),
+			rec("t1", "b", "g:1", live.StateEnded, base.Add(time.Second)),
+			rec("t1", "c", "g:2", live.StateScheduled, base.Add(2*time.Second)),
+			rec("t2", "d", "g:1", live.StateLive, base.Add(3*time.Second)),
+		} {
+			if err := s.Create(ctx, r); err != nil {
+				t.Fatal(i, err)
+			}
+		}
+		c, _ := s.Get(ctx, "t1", "c")
+		c.Relays = []qun.RoomID{"g:1"}
+		if err := s.Update(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		open := []live.State{live.StateScheduled, live.StateLive, live.StatePaused}
+		got, err := s.ListByGroup(ctx, "t1", "g:1", open, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].ID != "c" || got[1].ID != "a" {
+			t.Fatalf("list %+v", got)
+		}
+		got, _ = s.ListByGroup(ctx, "t1", "g:1", open, 1)
+		if len(got) != 1 || got[0].ID != "c" {
+			t.Fatalf("limited list %+v", got)
+		}
+		c.Relays = nil
+		_ = s.Update(ctx, c)
+		got, _ = s.ListByGroup(ctx, "t1", "g:1", open, 10)
+		if len(got) != 1 || got[0].ID != "a" {
+			t.Fatalf("after unrelay %+v", got)
+		}
+	})
+
+	t.Run("Reminders", func(t *testing.T) {
+		s := newStore(t)
+		if err := s.Create(ctx, rec("t1", "a", "g:1", live.StateScheduled, base)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetReminder(ctx, "t2", "a", "u1", true); qun.ErrorCode(err) != qun.CodeNotFound {
+			t.Fatalf("other tenant: %v", err)
+		}
+		for _, u := range []qun.UserID{"u3", "u1", "u2", "u1"} {
+			if err := s.SetReminder(ctx, "t1", "a", u, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.SetReminder(ctx, "t1", "a", "u2", false); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Reminders(ctx, "t1", "a", "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0] != "u1" || got[1] != "u3" {
+			t.Fatalf("reminders %v", got)
+		}
+		got, _ = s.Reminders(ctx, "t1", "a", "u1", 10)
+		if len(got) != 1 || got[0] != "u3" {
+			t.Fatalf("after u1: %v", got)
+		}
+		got, _ = s.Reminders(ctx, "t1", "a", "", 1)
+		if len(got) != 1 {
+			t.Fatalf("limit: %v", got)
+		}
+	})
+}
