@@ -109,7 +109,10 @@ func TestOpsOverWebSocket(t *testing.T) {
 		t.Fatalf("order %+v", o)
 	}
 	f := qtest.NextEvent(t, bob, "shop.stock")
-	if st := decode[struct{ Product string; Stock int64 }](t, f.D); st.Product != "p1" || st.Stock != 3 || f.Seq != 0 {
+	if st := decode[struct {
+		Product string
+		Stock   int64
+	}](t, f.D); st.Product != "p1" || st.Stock != 3 || f.Seq != 0 {
 		t.Fatalf("stock event %+v %s", f, f.D)
 	}
 	qtest.CallErr(t, bob, "shop.buy", map[string]any{"room": room, "product": "p1", "qty": 1e30, "key": "b2"}, qun.CodeInvalid)
