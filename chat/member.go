@@ -132,7 +132,7 @@ type SetRole struct {
 type joinedData struct {
 	User qun.UserID `json:"user"`
 	Name string     `json:"name,omitempty"`
-	Via  string     `json:"via"` // create, search, invitation, code, approval
+	Via  string     `json:"via"` // search, invitation, code, approval
 	By   qun.UserID `json:"by,omitempty"`
 }
 
