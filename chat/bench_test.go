@@ -16,7 +16,7 @@ import (
 func BenchmarkSend(b *testing.B) {
 	for _, subs := range []int{1, 100} {
 		b.Run(fmt.Sprint("subscribers=", subs), func(b *testing.B) {
-			e := newEnv(b, func(c *chat.Config) { c.SendRate, c.SendBurst = 1e9, 1 << 30 })
+			e := newEnv(b, func(c *chat.Config) { c.SendRate, c.SendBurst = 1e9, 1<<30 })
 			ann := e.owner(b, "t1", "ann")
 			g := createGroup(b, ann, "Bench", obj{"member_limit": 1000})
 			watchers := make([]*qclient.Client, subs)
