@@ -30,6 +30,9 @@ type Options struct {
 	Nodes int
 	// NATSURL is the NATS server. Empty means an in-process server.
 	NATSURL string
+	// MemoryBroker replaces NATS with qun.NewMemoryBroker: a one-node
+	// baseline for benchmarks (nodes would not reach each other).
+	MemoryBroker bool
 	// Hub is the base Config of every node's Hub; New fills Authenticator,
 	// Log and Broker. Zero rate limits are raised to 10,000 ops/s, since
 	// test clients send in bursts.
@@ -55,7 +58,7 @@ type Node struct {
 	Server *httptest.Server
 	URL    string // ws:// URL of the Hub
 	Log    *postgres.LogStore
-	Broker *natsbroker.Broker
+	Broker qun.Broker // a *natsbroker.Broker unless Options.MemoryBroker
 	pool   *pgxpool.Pool
 
 	mu   sync.Mutex
@@ -69,7 +72,7 @@ func New(t testing.TB, o Options) *Cluster {
 	if o.Nodes <= 0 {
 		o.Nodes = 2
 	}
-	if o.NATSURL == "" {
+	if o.NATSURL == "" && !o.MemoryBroker {
 		o.NATSURL = natstest.Start(t, 0).ClientURL()
 	}
 	if o.Hub.OpsPerSecond == 0 {
@@ -94,7 +97,9 @@ func (c *Cluster) start(t testing.TB, i int, o Options) *Node {
 	if n.Log, err = postgres.NewLogStore(ctx, n.pool, postgres.LogStoreConfig{}); err != nil {
 		t.Fatal(err)
 	}
-	if n.Broker, err = natsbroker.New(natsbroker.Config{URL: c.NATSURL, Log: n.Log}); err != nil {
+	if o.MemoryBroker {
+		n.Broker = qun.NewMemoryBroker()
+	} else if n.Broker, err = natsbroker.New(natsbroker.Config{URL: c.NATSURL, Log: n.Log}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := o.Hub
@@ -120,7 +125,9 @@ func (n *Node) Kill(t testing.TB) {
 	n.mu.Lock()
 	n.dead = true
 	n.mu.Unlock()
-	n.Broker.Conn().Close()
+	if nb, ok := n.Broker.(*natsbroker.Broker); ok {
+		nb.Conn().Close()
+	}
 	n.Server.CloseClientConnections()
 	n.stop(t)
 }
