@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) qun.LogStore, opts ...Option) {
 	t.Run("CancelledAppends", s.cancelledAppends)
 	t.Run("ConcurrentOneRoom", s.concurrentOneRoom)
 	t.Run("ConcurrentManyRooms", s.concurrentManyRooms)
+	t.Run("Redact", s.redact)
 	t.Run("Close", s.close)
 	t.Run("CloseWhileAppending", s.closeWhileAppending)
 	if c.backing != nil {
@@ -601,6 +602,54 @@ func (s *logSuite) concurrentManyRooms(t *testing.T) {
 	}
 }
 
+// redact replaces one event's data in place: same seq, type, actor and
+// time; events handed out before are not mutated (their frames are shared);
+// only the caller's tenant and room are touched.
+func (s *logSuite) redact(t *testing.T) {
+	st := s.open(t)
+	ref := Ref("g:redact")
+	twin := qun.RoomRef{Tenant: qun.TenantID("lt-" + qun.NewID()), Room: ref.Room}
+	evs := marks(ref, "secret", 3)
+	appendOK(t, st, ref, evs...)
+	appendOK(t, st, twin, marks(twin, "twin", 3)...)
+	frame := string(evs[1].Frame())
+	if err := st.Redact(ctx(t), ref, 2, []byte(`{"recalled":true}`)); err != nil {
+		t.Fatalf("Redact: %v", err)
+	}
+	got := read(t, st, ref, 0, 10)
+	wantSeqs(t, got, 1, 3)
+	want := &qun.Event{Tenant: ref.Tenant, Room: ref.Room, Seq: 2, Type: evs[1].Type, Actor: evs[1].Actor, TS: evs[1].TS, Data: []byte(`{"recalled":true}`)}
+	sameEvent(t, got[1], want)
+	sameEvent(t, readBefore(t, st, ref, 3, 1)[0], want)
+	for _, i := range []int{0, 2} {
+		sameEvent(t, got[i], evs[i])
+	}
+	if string(evs[1].Frame()) != frame {
+		t.Fatal("Redact mutated an event handed out before")
+	}
+	if m := markOf(t, read(t, st, twin, 1, 1)[0]); m != "twin1" {
+		t.Fatalf("Redact in one tenant changed another's event to %q", m)
+	}
+	// Redacting to nothing leaves an event without data.
+	if err := st.Redact(ctx(t), ref, 3, nil); err != nil {
+		t.Fatalf("Redact to nil: %v", err)
+	}
+	if d := read(t, st, ref, 2, 1)[0].Data; len(d) != 0 {
+		t.Fatalf("redacted to nil, read back %q", d)
+	}
+	for _, bad := range []struct {
+		ref qun.RoomRef
+		seq uint64
+	}{{ref, 0}, {ref, 4}, {ref, 1 << 63}, {Ref("g:redact"), 1}, {qun.RoomRef{Tenant: ref.Tenant, Room: "g:other"}, 1}} {
+		if err := st.Redact(ctx(t), bad.ref, bad.seq, []byte(`{}`)); qun.ErrorCode(err) != qun.CodeNotFound {
+			t.Fatalf("Redact %s #%d = %v, want %s", bad.ref, bad.seq, err, qun.CodeNotFound)
+		}
+	}
+	if n := last(t, st, ref); n != 3 {
+		t.Fatalf("Last after redactions = %d, want 3", n)
+	}
+}
+
 func (s *logSuite) close(t *testing.T) {
 	st := s.open(t)
 	ref := Ref("g:close")
@@ -622,6 +671,9 @@ func (s *logSuite) close(t *testing.T) {
 	}
 	if _, err := st.Last(ctx(t), ref); !errors.Is(err, qun.ErrClosed) {
 		t.Fatalf("Last after Close = %v, want qun.ErrClosed", err)
+	}
+	if err := st.Redact(ctx(t), ref, 1, nil); !errors.Is(err, qun.ErrClosed) {
+		t.Fatalf("Redact after Close = %v, want qun.ErrClosed", err)
 	}
 }
 
