@@ -57,14 +57,7 @@ func (s *Service) Announce(ctx context.Context, id *qun.Identity, in Announce) (
 		}
 	}
 	ann := &Announcement{Text: content.Text, By: id.User, At: s.nowMS()}
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleAdmin); err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, RoleAdmin, func(tx Tx, a *access, c *change) (err error) {
 		if err := tx.InsertAnnouncement(in.Group, ann); err != nil {
 			return err
 		}
@@ -87,14 +80,7 @@ func (s *Service) Announcements(ctx context.Context, id *qun.Identity, in Announ
 		return nil, err
 	}
 	var out []*Announcement
-	err := s.view(ctx, id, func(tx Tx) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleMember); err != nil {
-			return err
-		}
+	err := s.read(ctx, id, in.Group, RoleMember, func(tx Tx, a *access) (err error) {
 		out, err = tx.Announcements(in.Group, in.Before, pageLimit(in.Limit, 20, 50))
 		return err
 	})

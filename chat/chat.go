@@ -330,3 +330,33 @@ func pageLimit(n, def, max int) int {
 	}
 	return n
 }
+
+// update runs fn like mutate, for a caller ranking at least r in group
+// ("" for anyone who can see it), handing fn the caller's access.
+func (s *Service) update(ctx context.Context, id *qun.Identity, group qun.RoomID, r Role, fn func(Tx, *access, *change) error) (*change, error) {
+	return s.mutate(ctx, id, group, func(tx Tx, c *change) error {
+		a, err := s.access(tx, id, group)
+		if err != nil {
+			return err
+		}
+		if err := a.need(r); err != nil {
+			return err
+		}
+		return fn(tx, a, c)
+	})
+}
+
+// read runs fn on the tenant's data for a caller ranking at least r in
+// group ("" for anyone who can see it).
+func (s *Service) read(ctx context.Context, id *qun.Identity, group qun.RoomID, r Role, fn func(Tx, *access) error) error {
+	return s.view(ctx, id, func(tx Tx) error {
+		a, err := s.access(tx, id, group)
+		if err != nil {
+			return err
+		}
+		if err := a.need(r); err != nil {
+			return err
+		}
+		return fn(tx, a)
+	})
+}

@@ -205,11 +205,7 @@ func validGroupID(g qun.RoomID) bool {
 // roomRole is the Hub's RoomAccess for rooms of kind "g".
 func (s *Service) roomRole(ctx context.Context, id *qun.Identity, room qun.RoomID) (qun.Role, error) {
 	var role qun.Role
-	err := s.view(ctx, id, func(tx Tx) error {
-		a, err := s.access(tx, id, room)
-		if err != nil {
-			return err
-		}
+	err := s.read(ctx, id, room, "", func(tx Tx, a *access) (err error) {
 		role = hubRole(a.rank)
 		return nil
 	})
@@ -275,11 +271,7 @@ func (s *Service) CreateGroup(ctx context.Context, id *qun.Identity, in CreateGr
 // and unread count; non-members of a public group get the group alone.
 func (s *Service) Group(ctx context.Context, id *qun.Identity, group qun.RoomID) (*GroupView, error) {
 	var v *GroupView
-	err := s.view(ctx, id, func(tx Tx) error {
-		a, err := s.access(tx, id, group)
-		if err != nil {
-			return err
-		}
+	err := s.read(ctx, id, group, "", func(tx Tx, a *access) (err error) {
 		v = &GroupView{Group: a.g}
 		if a.m != nil {
 			v.Role, v.MutedUntil, v.Shown, v.ReadSeq = a.m.Role, a.m.MutedUntil, a.m.Shown, a.m.ReadSeq
@@ -327,14 +319,7 @@ func (s *Service) UpdateGroup(ctx context.Context, id *qun.Identity, in UpdateGr
 		return nil, &qun.Error{Code: qun.CodeInvalid, Message: "member_limit is above this server's maximum", Field: "member_limit"}
 	}
 	var g *Group
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleAdmin); err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, RoleAdmin, func(tx Tx, a *access, c *change) (err error) {
 		g = a.g
 		if in.Name != nil {
 			g.Name = name
@@ -368,14 +353,7 @@ func (s *Service) UpdateGroup(ctx context.Context, id *qun.Identity, in UpdateGr
 // Dissolve ends a group (owner only): everyone's subscription ends and
 // every later call about it answers not_found.
 func (s *Service) Dissolve(ctx context.Context, id *qun.Identity, group qun.RoomID) error {
-	_, err := s.mutate(ctx, id, group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleOwner); err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, group, RoleOwner, func(tx Tx, a *access, c *change) (err error) {
 		a.g.Dissolved = s.nowMS()
 		if err := tx.UpdateGroup(a.g); err != nil {
 			return err
@@ -406,14 +384,7 @@ func (s *Service) Transfer(ctx context.Context, id *qun.Identity, in Transfer) e
 	if err := qun.Validate(&in); err != nil {
 		return err
 	}
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleOwner); err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, RoleOwner, func(tx Tx, a *access, c *change) (err error) {
 		to, err := tx.Member(in.Group, in.To)
 		if err != nil {
 			return err
@@ -503,11 +474,7 @@ func (s *Service) ShowOnProfile(ctx context.Context, id *qun.Identity, in ShowOn
 	if err := qun.Validate(&in); err != nil {
 		return err
 	}
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, "", func(tx Tx, a *access, c *change) (err error) {
 		if a.m == nil {
 			return forbidden("not a member of this group")
 		}

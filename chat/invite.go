@@ -279,11 +279,7 @@ func (s *Service) Join(ctx context.Context, id *qun.Identity, in Join) (*JoinRes
 		return nil, err
 	}
 	var res *JoinResult
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, "", func(tx Tx, a *access, c *change) (err error) {
 		if a.m != nil {
 			return qun.Errorf(qun.CodeConflict, "already a member")
 		}
@@ -349,11 +345,7 @@ func (s *Service) CreateCode(ctx context.Context, id *qun.Identity, in CreateCod
 		ttl = time.Duration(in.TTL) * time.Second
 	}
 	var code *InviteCode
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, "", func(tx Tx, a *access, c *change) (err error) {
 		if err := a.mayInvite(); err != nil {
 			return err
 		}
@@ -475,14 +467,7 @@ func (s *Service) Codes(ctx context.Context, id *qun.Identity, in GroupRef) ([]*
 		return nil, err
 	}
 	var out []*InviteCode
-	err := s.view(ctx, id, func(tx Tx) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleMember); err != nil {
-			return err
-		}
+	err := s.read(ctx, id, in.Group, RoleMember, func(tx Tx, a *access) (err error) {
 		codes, err := tx.Codes(in.Group, MaxCodesPerGroup)
 		for _, c := range codes {
 			if a.rank >= RoleAdmin.rank() || c.By == id.User {
@@ -547,14 +532,7 @@ func (s *Service) Requests(ctx context.Context, id *qun.Identity, in Requests) (
 		return nil, err
 	}
 	var out []*JoinRequest
-	err := s.view(ctx, id, func(tx Tx) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleAdmin); err != nil {
-			return err
-		}
+	err := s.read(ctx, id, in.Group, RoleAdmin, func(tx Tx, a *access) (err error) {
 		out, err = tx.Requests(in.Group, pageLimit(in.Limit, 100, 200))
 		return err
 	})
@@ -575,14 +553,7 @@ func (s *Service) decide(ctx context.Context, id *qun.Identity, in Decide, appro
 	if err := qun.Validate(&in); err != nil {
 		return err
 	}
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleAdmin); err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, RoleAdmin, func(tx Tx, a *access, c *change) (err error) {
 		r, err := tx.Request(in.Group, in.User)
 		if err != nil {
 			return err

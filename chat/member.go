@@ -171,14 +171,7 @@ func (s *Service) Members(ctx context.Context, id *qun.Identity, in Members) ([]
 		return nil, err
 	}
 	var out []*Member
-	err := s.view(ctx, id, func(tx Tx) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleMember); err != nil {
-			return err
-		}
+	err := s.read(ctx, id, in.Group, RoleMember, func(tx Tx, a *access) (err error) {
 		q := MemberQuery{After: in.After, Limit: pageLimit(in.Limit, 100, 200)}
 		if in.Admins {
 			q.MinRole = RoleAdmin
@@ -195,11 +188,7 @@ func (s *Service) Leave(ctx context.Context, id *qun.Identity, in GroupRef) erro
 	if err := qun.Validate(&in); err != nil {
 		return err
 	}
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, "", func(tx Tx, a *access, c *change) (err error) {
 		if a.m == nil {
 			return forbidden("not a member of this group")
 		}
@@ -238,11 +227,7 @@ func (s *Service) Kick(ctx context.Context, id *qun.Identity, in Target) error {
 	if err := qun.Validate(&in); err != nil {
 		return err
 	}
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, "", func(tx Tx, a *access, c *change) (err error) {
 		m, err := targetMember(tx, a, in.User)
 		if err != nil {
 			return err
@@ -264,14 +249,7 @@ func (s *Service) Ban(ctx context.Context, id *qun.Identity, in BanInput) error 
 	if err := qun.Validate(&in); err != nil {
 		return err
 	}
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleAdmin); err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, RoleAdmin, func(tx Tx, a *access, c *change) (err error) {
 		m, err := tx.Member(in.Group, in.User)
 		switch {
 		case err == nil:
@@ -305,14 +283,7 @@ func (s *Service) Unban(ctx context.Context, id *qun.Identity, in Target) error 
 	if err := qun.Validate(&in); err != nil {
 		return err
 	}
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleAdmin); err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, RoleAdmin, func(tx Tx, a *access, c *change) (err error) {
 		if err := tx.DeleteBan(in.Group, in.User); err != nil {
 			return err
 		}
@@ -329,14 +300,7 @@ func (s *Service) Bans(ctx context.Context, id *qun.Identity, in Bans) ([]*Ban, 
 		return nil, err
 	}
 	var out []*Ban
-	err := s.view(ctx, id, func(tx Tx) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleAdmin); err != nil {
-			return err
-		}
+	err := s.read(ctx, id, in.Group, RoleAdmin, func(tx Tx, a *access) (err error) {
 		out, err = tx.Bans(in.Group, in.After, pageLimit(in.Limit, 100, 200))
 		return err
 	})
@@ -349,11 +313,7 @@ func (s *Service) Mute(ctx context.Context, id *qun.Identity, in Mute) error {
 	if err := qun.Validate(&in); err != nil {
 		return err
 	}
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, "", func(tx Tx, a *access, c *change) (err error) {
 		m, err := targetMember(tx, a, in.User)
 		if err != nil {
 			return err
@@ -400,14 +360,7 @@ func (s *Service) SetSlowMode(ctx context.Context, id *qun.Identity, in SlowMode
 
 // setGroup changes the group row with fn, for callers of at least role r.
 func (s *Service) setGroup(ctx context.Context, id *qun.Identity, group qun.RoomID, r Role, fn func(*Group, *change) error) error {
-	_, err := s.mutate(ctx, id, group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(r); err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, group, r, func(tx Tx, a *access, c *change) (err error) {
 		if err := fn(a.g, c); err != nil {
 			return err
 		}
@@ -421,14 +374,7 @@ func (s *Service) SetRole(ctx context.Context, id *qun.Identity, in SetRole) err
 	if err := qun.Validate(&in); err != nil {
 		return err
 	}
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleOwner); err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, RoleOwner, func(tx Tx, a *access, c *change) (err error) {
 		m, err := tx.Member(in.Group, in.User)
 		if err != nil {
 			return err

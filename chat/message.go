@@ -371,14 +371,7 @@ func (s *Service) Edit(ctx context.Context, id *qun.Identity, in Edit) (*Sent, e
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleMember); err != nil {
-			return err
-		}
+	c, err := s.update(ctx, id, in.Group, RoleMember, func(tx Tx, a *access, c *change) (err error) {
 		p, err := patchOf(tx, in.Group, in.Seq)
 		if err != nil {
 			return err
@@ -443,14 +436,7 @@ func (s *Service) Recall(ctx context.Context, id *qun.Identity, in MessageRef) e
 		return err
 	}
 	var editSeqs []uint64
-	_, err = s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleMember); err != nil {
-			return err
-		}
+	_, err = s.update(ctx, id, in.Group, RoleMember, func(tx Tx, a *access, c *change) (err error) {
 		if ev.Actor == id.User && a.rank < RoleAdmin.rank() {
 			if s.nowMS()-ev.TS > s.cfg.RecallWindow.Milliseconds() {
 				return qun.Errorf(qun.CodeExpired, "messages can be recalled for %s", s.cfg.RecallWindow)
@@ -548,14 +534,7 @@ func (s *Service) mark(ctx context.Context, id *qun.Identity, in Mark, r Role, t
 			return err
 		}
 	}
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(r); err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, r, func(tx Tx, a *access, c *change) (err error) {
 		l := list(a.g)
 		has := slices.Contains(*l, in.Seq)
 		switch {

@@ -216,14 +216,7 @@ func (s *Service) Report(ctx context.Context, id *qun.Identity, in ReportInput) 
 		return nil, err
 	}
 	r := &Report{Group: in.Group, Seq: in.Seq, Reporter: id.User, Reason: in.Reason, Note: in.Note, At: s.nowMS()}
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleMember); err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, RoleMember, func(tx Tx, a *access, c *change) (err error) {
 		return tx.InsertReport(r)
 	})
 	if err != nil {
@@ -238,14 +231,7 @@ func (s *Service) Reports(ctx context.Context, id *qun.Identity, in Reports) ([]
 		return nil, err
 	}
 	var out []*Report
-	err := s.view(ctx, id, func(tx Tx) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleAdmin); err != nil {
-			return err
-		}
+	err := s.read(ctx, id, in.Group, RoleAdmin, func(tx Tx, a *access) (err error) {
 		out, err = tx.Reports(in.Group, in.Open, in.Before, pageLimit(in.Limit, 50, 200))
 		return err
 	})
@@ -257,14 +243,7 @@ func (s *Service) ResolveReport(ctx context.Context, id *qun.Identity, in Report
 	if err := qun.Validate(&in); err != nil {
 		return err
 	}
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleAdmin); err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, RoleAdmin, func(tx Tx, a *access, c *change) (err error) {
 		r, err := tx.Report(in.Group, in.ID)
 		if err != nil {
 			return err
@@ -288,14 +267,7 @@ func (s *Service) Audit(ctx context.Context, id *qun.Identity, in AuditQuery) ([
 		return nil, err
 	}
 	var out []*AuditEntry
-	err := s.view(ctx, id, func(tx Tx) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleAdmin); err != nil {
-			return err
-		}
+	err := s.read(ctx, id, in.Group, RoleAdmin, func(tx Tx, a *access) (err error) {
 		out, err = tx.Audit(in.Group, in.Before, pageLimit(in.Limit, 50, 200))
 		return err
 	})

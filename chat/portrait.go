@@ -42,14 +42,7 @@ func (s *Service) Portrait(ctx context.Context, id *qun.Identity, in GroupRef) (
 	now := s.now()
 	year := now.In(s.cfg.Location).Year()
 	ageSum := 0
-	err := s.view(ctx, id, func(tx Tx) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleAdmin); err != nil {
-			return err
-		}
+	err := s.read(ctx, id, in.Group, RoleAdmin, func(tx Tx, a *access) (err error) {
 		if p.Active24h, err = tx.CountActive(in.Group, now.Add(-24*time.Hour).UnixMilli()); err != nil {
 			return err
 		}

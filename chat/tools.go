@@ -173,11 +173,7 @@ func (s *Service) CheckIn(ctx context.Context, id *qun.Identity, in GroupRef) (*
 	}
 	now := s.now()
 	ci := &CheckIn{User: id.User, Name: id.Name, Day: s.day(now), Streak: 1, At: now.UnixMilli()}
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, "", func(tx Tx, a *access, c *change) (err error) {
 		if a.m == nil {
 			return forbidden("not a member of this group")
 		}
@@ -222,14 +218,7 @@ func (s *Service) CheckIns(ctx context.Context, id *qun.Identity, in CheckInsQue
 		day = s.day(s.now())
 	}
 	out := &Attendance{Day: day}
-	err := s.view(ctx, id, func(tx Tx) error {
-		a, err := s.access(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
-		if err := a.need(RoleMember); err != nil {
-			return err
-		}
+	err := s.read(ctx, id, in.Group, RoleMember, func(tx Tx, a *access) (err error) {
 		out.Members = a.g.MemberCount
 		if out.Count, err = tx.CountCheckIns(in.Group, day); err != nil {
 			return err
@@ -269,10 +258,7 @@ func (s *Service) CreateChain(ctx context.Context, id *qun.Identity, in CreateCh
 	if ch.Limit == 0 {
 		ch.Limit = DefaultChainSize
 	}
-	_, err = s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		if _, err := s.memberAccess(tx, id, in.Group); err != nil {
-			return err
-		}
+	_, err = s.update(ctx, id, in.Group, RoleMember, func(tx Tx, _ *access, c *change) (err error) {
 		n, err := tx.CountOpenChains(in.Group)
 		if err != nil {
 			return err
@@ -290,14 +276,6 @@ func (s *Service) CreateChain(ctx context.Context, id *qun.Identity, in CreateCh
 		return nil, err
 	}
 	return ch, nil
-}
-
-func (s *Service) memberAccess(tx Tx, id *qun.Identity, group qun.RoomID) (*access, error) {
-	a, err := s.access(tx, id, group)
-	if err != nil {
-		return nil, err
-	}
-	return a, a.need(RoleMember)
 }
 
 // openChain loads a chain that still takes entries.
@@ -327,10 +305,7 @@ func (s *Service) JoinChain(ctx context.Context, id *qun.Identity, in JoinChain)
 			return nil, err
 		}
 	}
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		if _, err := s.memberAccess(tx, id, in.Group); err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, RoleMember, func(tx Tx, _ *access, c *change) (err error) {
 		ch, err := s.openChain(tx, in.Group, in.Chain)
 		if err != nil {
 			return err
@@ -361,10 +336,7 @@ func (s *Service) LeaveChain(ctx context.Context, id *qun.Identity, in ChainRef)
 	if err := qun.Validate(&in); err != nil {
 		return err
 	}
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		if _, err := s.memberAccess(tx, id, in.Group); err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, RoleMember, func(tx Tx, _ *access, c *change) (err error) {
 		ch, err := s.openChain(tx, in.Group, in.Chain)
 		if err != nil {
 			return err
@@ -387,11 +359,7 @@ func (s *Service) CloseChain(ctx context.Context, id *qun.Identity, in ChainRef)
 	if err := qun.Validate(&in); err != nil {
 		return err
 	}
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.memberAccess(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, RoleMember, func(tx Tx, a *access, c *change) (err error) {
 		ch, err := tx.Chain(in.Group, in.Chain)
 		if err != nil {
 			return err
@@ -420,11 +388,7 @@ func (s *Service) GetChain(ctx context.Context, id *qun.Identity, in ChainRef) (
 		return nil, err
 	}
 	v := &ChainView{}
-	err := s.view(ctx, id, func(tx Tx) error {
-		if _, err := s.memberAccess(tx, id, in.Group); err != nil {
-			return err
-		}
-		var err error
+	err := s.read(ctx, id, in.Group, RoleMember, func(tx Tx, _ *access) (err error) {
 		if v.Chain, err = tx.Chain(in.Group, in.Chain); err != nil {
 			return err
 		}
@@ -470,10 +434,7 @@ func (s *Service) CreatePoll(ctx context.Context, id *qun.Identity, in CreatePol
 	}
 	p := &Poll{ID: qun.NewID(), Group: in.Group, Question: q, Options: opts, Multi: in.Multi, MaxChoices: maxc,
 		Anonymous: in.Anonymous, Deadline: in.Deadline, By: id.User, Created: s.nowMS(), Counts: make([]int, len(opts))}
-	_, err = s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		if _, err := s.memberAccess(tx, id, in.Group); err != nil {
-			return err
-		}
+	_, err = s.update(ctx, id, in.Group, RoleMember, func(tx Tx, _ *access, c *change) (err error) {
 		n, err := tx.CountOpenPolls(in.Group)
 		if err != nil {
 			return err
@@ -499,11 +460,7 @@ func (s *Service) Vote(ctx context.Context, id *qun.Identity, in CastVote) (*Pol
 		return nil, err
 	}
 	var p *Poll
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		if _, err := s.memberAccess(tx, id, in.Group); err != nil {
-			return err
-		}
-		var err error
+	_, err := s.update(ctx, id, in.Group, RoleMember, func(tx Tx, _ *access, c *change) (err error) {
 		if p, err = tx.Poll(in.Group, in.Poll); err != nil {
 			return err
 		}
@@ -551,11 +508,7 @@ func (s *Service) ClosePoll(ctx context.Context, id *qun.Identity, in PollRef) e
 	if err := qun.Validate(&in); err != nil {
 		return err
 	}
-	_, err := s.mutate(ctx, id, in.Group, func(tx Tx, c *change) error {
-		a, err := s.memberAccess(tx, id, in.Group)
-		if err != nil {
-			return err
-		}
+	_, err := s.update(ctx, id, in.Group, RoleMember, func(tx Tx, a *access, c *change) (err error) {
 		p, err := tx.Poll(in.Group, in.Poll)
 		if err != nil {
 			return err
@@ -584,11 +537,7 @@ func (s *Service) GetPoll(ctx context.Context, id *qun.Identity, in PollRef) (*P
 		return nil, err
 	}
 	v := &PollView{}
-	err := s.view(ctx, id, func(tx Tx) error {
-		if _, err := s.memberAccess(tx, id, in.Group); err != nil {
-			return err
-		}
-		var err error
+	err := s.read(ctx, id, in.Group, RoleMember, func(tx Tx, _ *access) (err error) {
 		if v.Poll, err = tx.Poll(in.Group, in.Poll); err != nil {
 			return err
 		}
@@ -611,10 +560,7 @@ func (s *Service) Votes(ctx context.Context, id *qun.Identity, in VotesQuery) ([
 		return nil, err
 	}
 	var out []*Vote
-	err := s.view(ctx, id, func(tx Tx) error {
-		if _, err := s.memberAccess(tx, id, in.Group); err != nil {
-			return err
-		}
+	err := s.read(ctx, id, in.Group, RoleMember, func(tx Tx, _ *access) (err error) {
 		p, err := tx.Poll(in.Group, in.Poll)
 		if err != nil {
 			return err
