@@ -1,0 +1,94 @@
+package live_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/qunkit/qun"
+	"github.com/qunkit/qun/live"
+	"github.com/qunkit/qun/live/internal/cdp"
+)
+
+// TestBrowserPublishAndPlay: a headless Chromium page publishes its fake
+// camera and microphone; a second page plays the live, and the video
+// element must decode frames.
+func TestBrowserPublishAndPlay(t *testing.T) {
+	bin := cdp.Find()
+	if bin == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but no Chromium: install the Debian package chromium (or set $CHROMIUM)")
+		}
+		t.Skip("no Chromium found (install the Debian package chromium or set $CHROMIUM); skipping the browser test")
+	}
+	e := newEnv(t, live.Config{})
+	e.Mux.HandleFunc("/live.html", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, "testdata/live.html")
+	})
+	e.groups.set("g:1", "host", qun.RoleMember)
+	e.groups.set("g:1", "viewer", qun.RoleMember)
+	hostC := e.Connect(t, "t1", "host")
+	info := startLive(t, hostC, "g:1")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	b, err := cdp.Launch(ctx, bin, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	page := func(user, role string) *cdp.Page {
+		q := url.Values{"ws": {e.URL}, "token": {e.Token(t, "t1", user)}, "live": {info.ID}, "role": {role}}
+		p, err := b.Open(ctx, e.Server.URL+"/live.html?"+q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	type pageState struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Tracks int    `json:"tracks"`
+	}
+	wait := func(p *cdp.Page, what string, cond func(s pageState, frames int) bool) {
+		t.Helper()
+		var s pageState
+		var frames int
+		for {
+			if err := p.Eval(ctx, "window.qstate || {status:'loading'}", &s); err != nil {
+				t.Fatal(err)
+			}
+			_ = p.Eval(ctx, "window.frames_ ? window.frames_() : -1", &frames)
+			if s.Error != "" {
+				t.Fatalf("%s: page error: %s", what, s.Error)
+			}
+			if cond(s, frames) {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%s: timed out; page state %+v, frames %d", what, s, frames)
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	pub := page("host", "pub")
+	wait(pub, "publisher connected", func(s pageState, _ int) bool { return s.Status == "pub:connected" })
+	view := page("viewer", "view")
+	wait(view, "viewer decodes video", func(s pageState, frames int) bool { return s.Tracks == 2 && frames > 30 })
+
+	var got live.Info
+	if err := func() error {
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return hostC.Call(c, "live.get", map[string]any{"live": info.ID}, &got)
+	}(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Viewers < 2 || len(got.Tracks) != 2 {
+		t.Fatalf("live after the browsers joined: %+v", got)
+	}
+}
