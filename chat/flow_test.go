@@ -64,10 +64,10 @@ func TestFlow(t *testing.T) {
 	sub(t, bob, g)
 
 	// Chat: a message reaches both; bob replies and mentions ann.
-	s1 := send(t, ann, g, "welcome bob")
+	s1 := call[chat.Sent](t, ann, "chat.send", obj{"group": g, "kind": "text", "text": "welcome bob", "cid": "ann-local-1"}).Seq
 	for _, c := range []*qclient.Client{ann, bob} {
 		f, m := nextMessage(t, c)
-		if f.Seq != s1 || f.Actor != "ann" || m.Text != "welcome bob" || m.Kind != chat.KindText || m.Name != "ann" {
+		if f.Seq != s1 || f.Actor != "ann" || m.Text != "welcome bob" || m.Kind != chat.KindText || m.Name != "ann" || m.ClientID != "ann-local-1" {
 			t.Fatalf("message %+v %+v", f, m)
 		}
 	}

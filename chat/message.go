@@ -82,6 +82,9 @@ type Message struct {
 	Mentions   []qun.UserID `json:"mentions,omitempty"`
 	MentionAll bool         `json:"mention_all,omitempty"`
 	Name       string       `json:"name,omitempty"` // the sender's display name when sent
+	// ClientID is the sender's own id for the message, echoed so that a
+	// client that lost the reply can find its message after resuming.
+	ClientID string `json:"cid,omitempty"`
 	Edited     int64        `json:"edited,omitempty"`
 	Recalled   bool         `json:"recalled,omitempty"`
 }
@@ -94,6 +97,10 @@ type Send struct {
 	Mentions []qun.UserID `json:"mentions,omitempty" validate:"max=50,dive,required,max=64"`
 	// MentionAll (@所有人) is for admins and the owner.
 	MentionAll bool `json:"mention_all,omitempty"`
+	// ClientID (cid) is the client's id for this message, echoed in the
+	// event: after a reconnect the client resumes the room first and resends
+	// only messages whose cid it has not seen, so nothing is sent twice.
+	ClientID string `json:"cid,omitempty" validate:"max=64,printascii"`
 }
 
 // Sent is where a message landed.
@@ -253,7 +260,7 @@ func (s *Service) send(ctx context.Context, id *qun.Identity, in Send, fromClien
 	defer l.RUnlock()
 
 	var a *access
-	msg := &Message{Content: in.Content, ReplyTo: in.ReplyTo, MentionAll: in.MentionAll, Name: id.Name}
+	msg := &Message{Content: in.Content, ReplyTo: in.ReplyTo, MentionAll: in.MentionAll, Name: id.Name, ClientID: in.ClientID}
 	now := s.nowMS()
 	err := s.store.View(ctx, id.Tenant, func(tx Tx) error {
 		var err error
@@ -713,8 +720,13 @@ func (s *Service) MarkRead(ctx context.Context, id *qun.Identity, in Read) error
 	})
 }
 
+// unreadWindow bounds the events fillUnread reads: unread messages are
+// counted among at most the newest unreadWindow events after the read
+// position (so counts stop near MaxUnread).
+const unreadWindow = MaxUnread + 1
+
 // fillUnread sets v.Head and v.Unread: others' messages after the read
-// position, counted from the log up to MaxUnread.
+// position, counted from the log.
 func (s *Service) fillUnread(ctx context.Context, id *qun.Identity, v *GroupView) error {
 	ref := qun.RoomRef{Tenant: id.Tenant, Room: v.Group.ID}
 	head, err := s.hub.Log().Last(ctx, ref)
@@ -722,20 +734,14 @@ func (s *Service) fillUnread(ctx context.Context, id *qun.Identity, v *GroupView
 		return err
 	}
 	v.Head = head
-	if head <= v.ReadSeq {
-		return nil
-	}
-	after := v.ReadSeq
-	if head-after > 4*MaxUnread { // far behind: count only the newest events
-		after = head - 4*MaxUnread
-	}
-	for after < head && v.Unread < MaxUnread {
+	after := max(v.ReadSeq, head-min(head, unreadWindow))
+	for after < head {
 		evs, err := s.hub.Log().Read(ctx, ref, after, 500)
+		if qun.ErrorCode(err) == qun.CodeTooOld {
+			v.Unread = MaxUnread
+			return nil
+		}
 		if err != nil {
-			if qun.ErrorCode(err) == qun.CodeTooOld {
-				v.Unread = MaxUnread
-				return nil
-			}
 			return err
 		}
 		if len(evs) == 0 {
