@@ -9,10 +9,10 @@ import (
 
 	"github.com/pion/webrtc/v3"
 	"github.com/qunkit/qun"
+	peer "github.com/qunkit/qun/internal/livepeer"
 	"github.com/qunkit/qun/internal/qclient"
 	"github.com/qunkit/qun/internal/qtest"
 	"github.com/qunkit/qun/live"
-	"github.com/qunkit/qun/live/internal/peer"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"

@@ -9,9 +9,9 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/qunkit/qun"
+	peer "github.com/qunkit/qun/internal/livepeer"
 	"github.com/qunkit/qun/internal/qtest"
 	"github.com/qunkit/qun/live"
-	"github.com/qunkit/qun/live/internal/peer"
 )
 
 type memRecorder struct {

@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/qunkit/qun"
+	peer "github.com/qunkit/qun/internal/livepeer"
 	"github.com/qunkit/qun/internal/qtest"
 	"github.com/qunkit/qun/live"
-	"github.com/qunkit/qun/live/internal/peer"
 )
 
 // packetsOf returns the packets received so far on the viewer's track of

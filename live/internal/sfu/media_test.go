@@ -9,7 +9,7 @@ import (
 
 	"github.com/pion/logging"
 	"github.com/pion/transport/v2/vnet"
-	"github.com/qunkit/qun/live/internal/peer"
+	peer "github.com/qunkit/qun/internal/livepeer"
 )
 
 // lossyNet builds a virtual network: server, publisher and viewer hosts on

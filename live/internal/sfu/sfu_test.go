@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v3"
-	"github.com/qunkit/qun/live/internal/peer"
+	peer "github.com/qunkit/qun/internal/livepeer"
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 )

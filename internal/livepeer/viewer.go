@@ -1,4 +1,4 @@
-package peer
+package livepeer
 
 import (
 	"sync"

@@ -1,8 +1,8 @@
-// Package peer holds pion client peers for tests and the load tool: a
+// Package livepeer holds pion client peers for tests and the load tool: a
 // publisher that sends generated VP8 (optionally simulcast) and Opus
 // packets, and a viewer that counts what it receives. They stand in for
 // browsers and are not part of qun's API.
-package peer
+package livepeer
 
 import (
 	"encoding/binary"
