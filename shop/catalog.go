@@ -24,7 +24,10 @@ type Catalog interface {
 
 // SQLiteCatalog is the built-in Catalog, on the same database as the store.
 // The vendor fills it with PutProduct.
-type SQLiteCatalog struct{ db *sql.DB }
+type SQLiteCatalog struct {
+	db   *sql.DB
+	byID *sql.Stmt // prepared once: Product is on every buyer's path
+}
 
 // NewSQLiteCatalog creates the catalogue table on db if needed.
 func NewSQLiteCatalog(db *sql.DB) (*SQLiteCatalog, error) {
@@ -34,8 +37,15 @@ CREATE TABLE shop_products (tenant TEXT NOT NULL, id TEXT NOT NULL, shop TEXT NO
 CREATE INDEX shop_products_shop ON shop_products (tenant, shop, id);`}); err != nil {
 		return nil, err
 	}
-	return &SQLiteCatalog{db: db}, nil
+	st, err := db.Prepare(`SELECT data FROM shop_products WHERE tenant=? AND id=?`)
+	if err != nil {
+		return nil, fmt.Errorf("shop: prepare catalog: %w", err)
+	}
+	return &SQLiteCatalog{db: db, byID: st}, nil
 }
+
+// Close releases the prepared statement; the database stays open.
+func (c *SQLiteCatalog) Close() error { return c.byID.Close() }
 
 // PutProduct adds or replaces a product after validating it.
 func (c *SQLiteCatalog) PutProduct(ctx context.Context, p *Product) error {
@@ -68,7 +78,7 @@ func (c *SQLiteCatalog) DeleteProduct(ctx context.Context, tenant qun.TenantID, 
 // Product implements Catalog.
 func (c *SQLiteCatalog) Product(ctx context.Context, tenant qun.TenantID, id ProductID) (*Product, error) {
 	var data []byte
-	err := c.db.QueryRowContext(ctx, `SELECT data FROM shop_products WHERE tenant=? AND id=?`, string(tenant), string(id)).Scan(&data)
+	err := c.byID.QueryRowContext(ctx, string(tenant), string(id)).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("product")
 	}

@@ -63,9 +63,13 @@ func (s *Service) Buy(ctx context.Context, id *qun.Identity, in BuyInput) (*Orde
 	if err != nil {
 		return nil, err
 	}
+	// Everything that need not be atomic with the reservation is read
+	// before it, so that the single writer does as little as possible per
+	// buyer: a replayed key, the shelf, and the buyer's attribution.
 	var o *Order
-	fresh, soldOut := false, false
-	err = s.update(ctx, func(tx Tx) error {
+	var sh *Shelf
+	var attr *Attribution
+	err = s.view(ctx, func(tx Tx) error {
 		ref, err := replayed(tx, id, "buy", key, hash)
 		if err != nil {
 			return err
@@ -74,12 +78,32 @@ func (s *Service) Buy(ctx context.Context, id *qun.Identity, in BuyInput) (*Orde
 			o, err = tx.Order(id.Tenant, OrderID(ref))
 			return err
 		}
-		sh, err := tx.Shelf(id.Tenant, in.Room)
-		if err != nil {
+		if sh, err = tx.Shelf(id.Tenant, in.Room); err != nil {
 			return noShelf(err)
 		}
 		if sh.index(p.ID) < 0 || p.Shop != sh.Shop {
 			return qun.Errorf(qun.CodeNotFound, "the product is not on this shelf")
+		}
+		if attr, err = tx.Attribution(id.Tenant, in.Room, id.User); qun.ErrorCode(err) == qun.CodeNotFound {
+			attr, err = nil, nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	fresh, soldOut := false, false
+	if o != nil {
+		goto replay
+	}
+	err = s.update(ctx, func(tx Tx) error {
+		ref, err := replayed(tx, id, "buy", key, hash)
+		if err != nil {
+			return err
+		}
+		if ref != "" {
+			o, err = tx.Order(id.Tenant, OrderID(ref))
+			return err
 		}
 		now := s.now()
 		o = &Order{
@@ -102,10 +126,8 @@ func (s *Service) Buy(ctx context.Context, id *qun.Identity, in BuyInput) (*Orde
 			}
 			return err
 		}
-		if a, err := tx.Attribution(id.Tenant, in.Room, id.User); err == nil {
-			o.Sharer, o.Chain = a.Sharer, a.Chain
-		} else if qun.ErrorCode(err) != qun.CodeNotFound {
-			return err
+		if attr != nil {
+			o.Sharer, o.Chain = attr.Sharer, attr.Chain
 		}
 		if err := tx.PutOrder(o); err != nil {
 			return err
@@ -124,7 +146,9 @@ func (s *Service) Buy(ctx context.Context, id *qun.Identity, in BuyInput) (*Orde
 	}
 	if fresh {
 		s.stock.changed(id.Tenant, p.ID)
-	} else if o.Status != StatusReserved || o.PaymentRef != "" || o.PayURL != "" {
+	}
+replay:
+	if !fresh && (o.Status != StatusReserved || o.PaymentRef != "" || o.PayURL != "") {
 		return o, nil
 	}
 	res, err := s.checkout(ctx, &CheckoutRequest{Kind: "order", Tenant: id.Tenant, ID: string(o.ID), User: id.User, Room: o.Room, Amount: o.Total, Order: o, ExpiresAt: o.ExpiresAt})
@@ -132,17 +156,10 @@ func (s *Service) Buy(ctx context.Context, id *qun.Identity, in BuyInput) (*Orde
 		s.releaseFailedCheckout(ctx, id, o.ID, key)
 		return nil, err
 	}
-	err = s.update(ctx, func(tx Tx) error {
-		cur, err := tx.Order(id.Tenant, o.ID)
-		if err != nil {
-			return err
-		}
-		o = cur
-		if cur.Status != StatusReserved {
-			return nil // expired or cancelled meanwhile
-		}
-		cur.PaymentRef, cur.PayURL, cur.Updated = res.PaymentRef, res.URL, s.now()
-		return tx.PutOrder(cur)
+	err = s.update(ctx, func(tx Tx) (err error) {
+		// An order expired or cancelled meanwhile comes back unchanged.
+		o, err = tx.AttachPayment(id.Tenant, o.ID, res.PaymentRef, res.URL, s.now())
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -199,6 +199,7 @@ type Service struct {
 	store    Store
 	ownStore bool
 	catalog  Catalog
+	ownCat   *SQLiteCatalog // closed by Close if the Service made it
 	log      *zap.Logger
 	share    []byte
 
@@ -233,11 +234,14 @@ func New(cfg Config) (*Service, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.catalog = c
+		s.catalog, s.ownCat = c, c
 	}
 	if s.store == nil {
 		st, err := NewSQLiteStore(cfg.DB, SQLiteStoreConfig{})
 		if err != nil {
+			if s.ownCat != nil {
+				s.ownCat.Close()
+			}
 			return nil, err
 		}
 		s.store, s.ownStore = st, true
@@ -271,6 +275,9 @@ func (s *Service) Close() error {
 		s.cfg.Webhooks.Client.CloseIdleConnections()
 		if s.ownStore {
 			err = s.store.Close()
+		}
+		if s.ownCat != nil {
+			s.ownCat.Close()
 		}
 	})
 	return err

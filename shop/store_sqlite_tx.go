@@ -183,9 +183,25 @@ func (t *sqlTx) Order(tenant qun.TenantID, id OrderID) (*Order, error) {
 }
 
 func (t *sqlTx) PutOrder(o *Order) error {
-	_, err := t.exec("order", `INSERT OR REPLACE INTO shop_orders (tenant, id, status, expires, room, sharer, total, data) VALUES (?,?,?,?,?,?,?,?)`,
+	_, err := t.exec("order", `INSERT INTO shop_orders (tenant, id, status, expires, room, sharer, total, data) VALUES (?,?,?,?,?,?,?,?)
+		ON CONFLICT (tenant, id) DO UPDATE SET status=excluded.status, expires=excluded.expires, room=excluded.room,
+		sharer=excluded.sharer, total=excluded.total, data=excluded.data`,
 		string(o.Tenant), string(o.ID), string(o.Status), o.ExpiresAt, string(o.Room), string(o.Sharer), o.Total.Amount, mustJSON(o))
 	return err
+}
+
+func (t *sqlTx) AttachPayment(tenant qun.TenantID, id OrderID, ref, url string, now int64) (*Order, error) {
+	var data []byte
+	err := t.q.queryRow(`UPDATE shop_orders SET data=json_set(data, '$.payment_ref', ?, '$.pay_url', ?, '$.updated', ?)
+		WHERE tenant=? AND id=? AND status='reserved' RETURNING data`, ref, url, now, string(tenant), string(id)).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t.Order(tenant, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("shop: attach payment: %w", err)
+	}
+	var o Order
+	return &o, json.Unmarshal(data, &o)
 }
 
 func (t *sqlTx) DueOrders(now int64, limit int) ([]Ref, error) {

@@ -119,12 +119,29 @@ func objects(t *testing.T, s shop.Store) {
 		}
 		return nil
 	})
+	update(t, s, func(tx shop.Tx) error {
+		got, err := tx.AttachPayment("t1", "o1", "ref", "https://pay", 7)
+		if err != nil || got.PaymentRef != "ref" || got.PayURL != "https://pay" || got.Updated != 7 || got.Buyer != "bob" {
+			t.Errorf("attach payment %+v %v", got, err)
+		}
+		return err
+	})
 	// Put replaces.
 	o.Status = shop.StatusPaid
 	update(t, s, func(tx shop.Tx) error { return tx.PutOrder(o) })
 	view(t, s, func(tx shop.Tx) error {
-		if got, _ := tx.Order("t1", "o1"); got.Status != shop.StatusPaid {
-			t.Errorf("order not replaced: %s", got.Status)
+		if got, _ := tx.Order("t1", "o1"); got.Status != shop.StatusPaid || got.PaymentRef != "" {
+			t.Errorf("order not replaced: %+v", got)
+		}
+		return nil
+	})
+	update(t, s, func(tx shop.Tx) error {
+		got, err := tx.AttachPayment("t1", "o1", "late", "", 8)
+		if err != nil || got.PaymentRef != "" || got.Status != shop.StatusPaid {
+			t.Errorf("attach payment to a paid order changed it: %+v %v", got, err)
+		}
+		if _, err := tx.AttachPayment("t2", "o1", "x", "", 8); qun.ErrorCode(err) != qun.CodeNotFound {
+			t.Errorf("attach payment across tenants: %v", err)
 		}
 		return nil
 	})
