@@ -390,12 +390,13 @@ func (s *Service) Edit(ctx context.Context, id *qun.Identity, in Edit) (*Sent, e
 			return qun.Errorf(qun.CodeExhausted, "a message can be edited %d times", MaxEdits)
 		}
 		p.Text, p.Edited = content.Text, s.nowMS()
-		// The edit event's seq is known only after publishing; record it
-		// then (see below) so a later recall can redact it too.
 		if err := tx.PutPatch(in.Group, p); err != nil {
 			return err
 		}
 		c.emit(EvEdited, map[string]any{"seq": in.Seq, "text": p.Text, "edited": p.Edited})
+		// The edit event's seq is known once it is published; record it
+		// then, still under the group lock, so a recall can redact it too.
+		c.after = append(c.after, func(ctx context.Context) { s.recordEdit(ctx, id.Tenant, in.Group, in.Seq, c.results) })
 		return nil
 	})
 	if err != nil {
@@ -405,18 +406,26 @@ func (s *Service) Edit(ctx context.Context, id *qun.Identity, in Edit) (*Sent, e
 		return nil, qun.Errorf(qun.CodeUnavailable, "edit saved but not delivered")
 	}
 	ev = c.results[0]
-	err = s.store.Update(ctx, id.Tenant, func(tx Tx) error {
-		p, err := patchOf(tx, in.Group, in.Seq)
+	return &Sent{Seq: ev.Seq, TS: ev.TS, Masked: masked}, nil
+}
+
+// recordEdit adds the published edit event to the message's patch.
+// Failures are logged: history applies the edit either way.
+func (s *Service) recordEdit(ctx context.Context, tenant qun.TenantID, group qun.RoomID, seq uint64, evs []*qun.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	err := s.store.Update(ctx, tenant, func(tx Tx) error {
+		p, err := patchOf(tx, group, seq)
 		if err != nil {
 			return err
 		}
-		p.EditSeqs = append(p.EditSeqs, ev.Seq)
-		return tx.PutPatch(in.Group, p)
+		p.EditSeqs = append(p.EditSeqs, evs[0].Seq)
+		return tx.PutPatch(group, p)
 	})
 	if err != nil {
-		return nil, err
+		s.log.Error("chat: recording an edit failed", zap.String("group", string(group)), zap.Uint64("seq", seq), zap.Error(err))
 	}
-	return &Sent{Seq: ev.Seq, TS: ev.TS, Masked: masked}, nil
 }
 
 func patchOf(tx Tx, group qun.RoomID, seq uint64) (*Patch, error) {
