@@ -242,3 +242,50 @@ func TestTenantOperatorActsAsOwner(t *testing.T) {
 	qtest.CallErr(t, other, "chat.kick", obj{"group": a.g, "user": "bob"}, qun.CodeNotFound)
 	qtest.CallErr(t, other, "sub", obj{"room": a.g}, qun.CodeNotFound)
 }
+
+// TestRoomRoles: other packages (live, whiteboard) ask the Hub what a user
+// is in a group.
+func TestRoomRoles(t *testing.T) {
+	a := newAdminGroup(t)
+	for user, want := range map[string]qun.Role{"ann": qun.RoleOwner, "carl": qun.RoleModerator, "bob": qun.RoleMember} {
+		got, err := a.Hub.RoomRole(ctx(t), ident("t1", user), a.g)
+		if err != nil || got != want {
+			t.Errorf("%s: %v %v, want %v", user, got, err, want)
+		}
+	}
+	if got, err := a.Hub.RoomRole(ctx(t), ident("t1", "ops", qun.GrantAdmin), a.g); err != nil || got != qun.RoleOwner {
+		t.Errorf("operator: %v %v", got, err)
+	}
+	_, err := a.Hub.RoomRole(ctx(t), ident("t1", "stranger"), a.g)
+	wantCode(t, err, qun.CodeNotFound) // a private group
+	_, err = a.Hub.RoomRole(ctx(t), ident("t2", "ann"), a.g)
+	wantCode(t, err, qun.CodeNotFound)
+	call[struct{}](t, a.ann, "chat.update", obj{"group": a.g, "public": true})
+	if got, err := a.Hub.RoomRole(ctx(t), ident("t1", "stranger"), a.g); err != nil || got != qun.RoleNone {
+		t.Errorf("stranger in a public group: %v %v", got, err)
+	}
+}
+
+func TestLeaveAndDissolvedLeftovers(t *testing.T) {
+	a := newAdminGroup(t)
+	g := a.g
+	sub(t, a.bob, g)
+	call[struct{}](t, a.bob, "chat.leave", obj{"group": g})
+	qtest.Next(t, a.bob, func(f qclient.Frame) bool { return f.T == "sub.end" })
+	qtest.CallErr(t, a.bob, "chat.leave", obj{"group": g}, qun.CodeNotFound)
+	if v := call[chat.GroupView](t, a.ann, "chat.get", obj{"group": g}); v.Group.MemberCount != 4 {
+		t.Fatalf("member count %d after leaving", v.Group.MemberCount)
+	}
+	// Codes and invitations of a dissolved group lead nowhere.
+	code := call[chat.InviteCode](t, a.ann, "chat.code.create", obj{"group": g})
+	call[chat.InviteResult](t, a.ann, "chat.invite", obj{"group": g, "users": []string{"zoe"}})
+	zoe := a.Connect(t, "t1", "zoe")
+	call[struct{}](t, a.ann, "chat.dissolve", obj{"group": g})
+	qtest.CallErr(t, zoe, "chat.code.preview", obj{"code": code.Code}, qun.CodeNotFound)
+	qtest.CallErr(t, zoe, "chat.code.join", obj{"code": code.Code}, qun.CodeNotFound)
+	qtest.CallErr(t, zoe, "chat.invitation.accept", obj{"group": g}, qun.CodeNotFound)
+	if invs := call[[]chat.Invitation](t, zoe, "chat.invitations", obj{}); len(invs) != 0 {
+		t.Fatalf("invitations to a dissolved group: %+v", invs)
+	}
+	qtest.CallErr(t, a.ann, "chat.dissolve", obj{"group": g}, qun.CodeNotFound)
+}
