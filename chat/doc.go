@@ -94,10 +94,11 @@
 // durable in the SQLite room log → acknowledged → received by every
 // subscriber), one op at a time, on the 2-core development machine:
 //
-//	BenchmarkSend/subscribers=1     ~1.0 ms/op   20 KB/op    334 allocs/op
-//	BenchmarkSend/subscribers=100   ~2.2 ms/op  137 KB/op   1525 allocs/op
+//	BenchmarkSend/subscribers=1     1.0–1.1 ms/op   20 KB/op    329 allocs/op
+//	BenchmarkSend/subscribers=100   2.5–3.7 ms/op  137 KB/op   1520 allocs/op
 //
-// measured with: go test -run XXX -bench BenchmarkSend -benchtime 3s ./chat/
+// measured with: go test -run XXX -bench BenchmarkSend -benchtime 3s -count 2 ./chat/
+// (allocations include the test clients decoding every frame).
 // The time is mostly the log's fsync, which concurrent senders share
 // (the SQLite log commits appends in batches).
 package chat
