@@ -85,8 +85,8 @@ type Message struct {
 	// ClientID is the sender's own id for the message, echoed so that a
 	// client that lost the reply can find its message after resuming.
 	ClientID string `json:"cid,omitempty"`
-	Edited     int64        `json:"edited,omitempty"`
-	Recalled   bool         `json:"recalled,omitempty"`
+	Edited   int64  `json:"edited,omitempty"`
+	Recalled bool   `json:"recalled,omitempty"`
 }
 
 // Send is the input of Service.Send (op chat.send).
