@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/qunkit/qun"
 	"github.com/qunkit/qun/live/internal/sfu"
@@ -213,4 +214,22 @@ func (s *Service) require(ctx context.Context, id *qun.Identity, rec *Record, mi
 		return role, qun.Errorf(qun.CodeForbidden, "requires %s in the live", min)
 	}
 	return role, nil
+}
+
+// Stats are the SFU's forwarding counters on this node, for metrics and
+// the load tool.
+type Stats struct {
+	// Ingress counts packets received from publishers; Fanouts the copies
+	// handed to viewers.
+	Ingress, Fanouts uint64
+	// FanoutTime sums, over ingress packets, the time from reading a packet
+	// to handing it to its last viewer (the SFU's own forwarding delay);
+	// FanoutMax is the longest.
+	FanoutTime, FanoutMax time.Duration
+}
+
+// Stats returns the forwarding counters since New.
+func (s *Service) Stats() Stats {
+	st := s.eng.Stats()
+	return Stats{Ingress: st.Ingress, Fanouts: st.Fanouts, FanoutTime: st.FanoutTime, FanoutMax: st.FanoutMax}
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
+	"net/http"
 	"os"
 	"os/exec"
 	"sort"
@@ -17,6 +19,7 @@ import (
 	"github.com/qunkit/qun"
 	peer "github.com/qunkit/qun/internal/livepeer"
 	"github.com/qunkit/qun/internal/qclient"
+	"github.com/qunkit/qun/live"
 )
 
 type runOpts struct {
@@ -85,6 +88,22 @@ func spawnServer(secret string) (*exec.Cmd, string, int) {
 }
 
 // cpuTime is the process's user+system CPU time from /proc/<pid>/stat.
+// fetchStats reads the serve mode's /stats (live.Service.Stats).
+func fetchStats(wsURL string) (live.Stats, error) {
+	var st live.Stats
+	u := strings.Replace(strings.Replace(wsURL, "ws://", "http://", 1), "wss://", "https://", 1)
+	u = strings.TrimSuffix(u, "/ws") + "/stats"
+	resp, err := http.Get(u)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("%s: %s", u, resp.Status)
+	}
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
 func cpuTime(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -212,9 +231,11 @@ func load(o runOpts) error {
 			return err
 		}
 	}
+	f0, _ := fetchStats(o.url)
 	s0, t0 := snap(), time.Now()
 	time.Sleep(o.duration)
 	s1, elapsed := snap(), time.Since(t0)
+	f1, ferr := fetchStats(o.url)
 	var cpu1 time.Duration
 	if o.pid > 0 {
 		cpu1, _ = cpuTime(o.pid)
@@ -271,6 +292,12 @@ func load(o runOpts) error {
 	if recv > 0 {
 		fmt.Printf("latency publisher→viewer: mean %s, max %s; late (>%s): %.3f%%\n",
 			(latSum / time.Duration(recv)).Round(time.Microsecond), latMax.Round(time.Microsecond), peer.LateAfter, 100*float64(late)/float64(recv))
+	}
+	if ferr == nil && f1.Ingress > f0.Ingress {
+		n := f1.Ingress - f0.Ingress
+		fmt.Printf("server forwarding delay (read → last viewer's write): mean %s over %d packets to %.0f viewers each; max since start %s\n",
+			((f1.FanoutTime - f0.FanoutTime) / time.Duration(n)).Round(time.Microsecond), n,
+			float64(f1.Fanouts-f0.Fanouts)/float64(n), f1.FanoutMax.Round(time.Microsecond))
 	}
 	if o.pid > 0 && recv > 0 {
 		cpu := cpu1 - cpu0

@@ -63,7 +63,11 @@ type Engine struct {
 	muxPC  net.PacketConn
 
 	closeOnce sync.Once
+	stats     engineStats
 }
+
+// Stats returns the engine's forwarding counters.
+func (e *Engine) Stats() StatsSnapshot { return e.stats.snapshot() }
 
 // NewEngine builds the two pion APIs: the publisher side (receives media:
 // NACK generator, receiver reports, TWCC feedback) and the viewer side

@@ -76,7 +76,7 @@ func (p *Publisher) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		if p.opts.NewID != nil {
 			id = p.opts.NewID()
 		}
-		r = newReceiver(id, id, p.pc, recv, t, p.log, p.e.cfg.KeyframeInterval)
+		r = newReceiver(id, id, p.pc, recv, t, p.log, p.e.cfg.KeyframeInterval, &p.e.stats)
 		p.receivers[key] = r
 		r.OnClose(func() {
 			p.mu.Lock()

@@ -61,6 +61,8 @@ type Receiver struct {
 	muted  atomic.Bool
 	sink   atomic.Pointer[sinkState]
 
+	stats *engineStats
+
 	audioLevelID uint8
 	onLevel      atomic.Pointer[func(level uint8)]
 
@@ -141,10 +143,10 @@ func (r *Receiver) SetSink(s Sink) {
 	r.RequestKeyframe(-1) // a recording should start at a keyframe
 }
 
-func newReceiver(id, streamID string, pc *webrtc.PeerConnection, recv *webrtc.RTPReceiver, track *webrtc.TrackRemote, log *zap.Logger, kfEvery time.Duration) *Receiver {
+func newReceiver(id, streamID string, pc *webrtc.PeerConnection, recv *webrtc.RTPReceiver, track *webrtc.TrackRemote, log *zap.Logger, kfEvery time.Duration, stats *engineStats) *Receiver {
 	r := &Receiver{
 		id: id, streamID: streamID, kind: track.Kind(), codec: track.Codec(), pc: pc, rtpRecv: recv,
-		log: log, kfEvery: kfEvery, closedCh: make(chan struct{}),
+		log: log, kfEvery: kfEvery, closedCh: make(chan struct{}), stats: stats,
 	}
 	r.ck = kindOfMime(r.codec.MimeType)
 	empty := []*DownTrack{}
@@ -230,8 +232,12 @@ func (r *Receiver) readRTP(l *layer) {
 		if st := r.sink.Load(); st != nil {
 			r.toSink(st, l, pkt, kf)
 		}
-		for _, d := range *r.downs.Load() {
+		downs := *r.downs.Load()
+		for _, d := range downs {
 			d.forward(l.slot, &hdr, payload, kf, now)
+		}
+		if r.stats != nil {
+			r.stats.observe(now, len(downs))
 		}
 	}
 }
