@@ -205,7 +205,7 @@ func validGroupID(g qun.RoomID) bool {
 // roomRole is the Hub's RoomAccess for rooms of kind "g".
 func (s *Service) roomRole(ctx context.Context, id *qun.Identity, room qun.RoomID) (qun.Role, error) {
 	var role qun.Role
-	err := s.read(ctx, id, room, "", func(tx Tx, a *access) (err error) {
+	err := s.read(ctx, id, room, anyone, func(tx Tx, a *access) (err error) {
 		role = hubRole(a.rank)
 		return nil
 	})
@@ -271,7 +271,7 @@ func (s *Service) CreateGroup(ctx context.Context, id *qun.Identity, in CreateGr
 // and unread count; non-members of a public group get the group alone.
 func (s *Service) Group(ctx context.Context, id *qun.Identity, group qun.RoomID) (*GroupView, error) {
 	var v *GroupView
-	err := s.read(ctx, id, group, "", func(tx Tx, a *access) (err error) {
+	err := s.read(ctx, id, group, anyone, func(tx Tx, a *access) (err error) {
 		v = &GroupView{Group: a.g}
 		if a.m != nil {
 			v.Role, v.MutedUntil, v.Shown, v.ReadSeq = a.m.Role, a.m.MutedUntil, a.m.Shown, a.m.ReadSeq
@@ -474,7 +474,7 @@ func (s *Service) ShowOnProfile(ctx context.Context, id *qun.Identity, in ShowOn
 	if err := qun.Validate(&in); err != nil {
 		return err
 	}
-	_, err := s.update(ctx, id, in.Group, "", func(tx Tx, a *access, c *change) (err error) {
+	_, err := s.update(ctx, id, in.Group, anyone, func(tx Tx, a *access, c *change) (err error) {
 		if a.m == nil {
 			return forbidden("not a member of this group")
 		}

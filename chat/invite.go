@@ -279,7 +279,7 @@ func (s *Service) Join(ctx context.Context, id *qun.Identity, in Join) (*JoinRes
 		return nil, err
 	}
 	var res *JoinResult
-	_, err := s.update(ctx, id, in.Group, "", func(tx Tx, a *access, c *change) (err error) {
+	_, err := s.update(ctx, id, in.Group, anyone, func(tx Tx, a *access, c *change) (err error) {
 		if a.m != nil {
 			return qun.Errorf(qun.CodeConflict, "already a member")
 		}
@@ -345,7 +345,7 @@ func (s *Service) CreateCode(ctx context.Context, id *qun.Identity, in CreateCod
 		ttl = time.Duration(in.TTL) * time.Second
 	}
 	var code *InviteCode
-	_, err := s.update(ctx, id, in.Group, "", func(tx Tx, a *access, c *change) (err error) {
+	_, err := s.update(ctx, id, in.Group, anyone, func(tx Tx, a *access, c *change) (err error) {
 		if err := a.mayInvite(); err != nil {
 			return err
 		}

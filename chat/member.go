@@ -15,6 +15,10 @@ const (
 	RoleOwner  Role = "owner"  // 群主: one per group
 	RoleAdmin  Role = "admin"  // 管理员: set by the owner
 	RoleMember Role = "member" // everyone else
+
+	// anyone asks for no role: whoever may see the group (members, and
+	// everyone in the tenant for public groups).
+	anyone Role = ""
 )
 
 func (r Role) rank() int {
@@ -188,7 +192,7 @@ func (s *Service) Leave(ctx context.Context, id *qun.Identity, in GroupRef) erro
 	if err := qun.Validate(&in); err != nil {
 		return err
 	}
-	_, err := s.update(ctx, id, in.Group, "", func(tx Tx, a *access, c *change) (err error) {
+	_, err := s.update(ctx, id, in.Group, anyone, func(tx Tx, a *access, c *change) (err error) {
 		if a.m == nil {
 			return forbidden("not a member of this group")
 		}
@@ -227,7 +231,7 @@ func (s *Service) Kick(ctx context.Context, id *qun.Identity, in Target) error {
 	if err := qun.Validate(&in); err != nil {
 		return err
 	}
-	_, err := s.update(ctx, id, in.Group, "", func(tx Tx, a *access, c *change) (err error) {
+	_, err := s.update(ctx, id, in.Group, anyone, func(tx Tx, a *access, c *change) (err error) {
 		m, err := targetMember(tx, a, in.User)
 		if err != nil {
 			return err
@@ -313,7 +317,7 @@ func (s *Service) Mute(ctx context.Context, id *qun.Identity, in Mute) error {
 	if err := qun.Validate(&in); err != nil {
 		return err
 	}
-	_, err := s.update(ctx, id, in.Group, "", func(tx Tx, a *access, c *change) (err error) {
+	_, err := s.update(ctx, id, in.Group, anyone, func(tx Tx, a *access, c *change) (err error) {
 		m, err := targetMember(tx, a, in.User)
 		if err != nil {
 			return err

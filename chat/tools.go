@@ -173,7 +173,7 @@ func (s *Service) CheckIn(ctx context.Context, id *qun.Identity, in GroupRef) (*
 	}
 	now := s.now()
 	ci := &CheckIn{User: id.User, Name: id.Name, Day: s.day(now), Streak: 1, At: now.UnixMilli()}
-	_, err := s.update(ctx, id, in.Group, "", func(tx Tx, a *access, c *change) (err error) {
+	_, err := s.update(ctx, id, in.Group, anyone, func(tx Tx, a *access, c *change) (err error) {
 		if a.m == nil {
 			return forbidden("not a member of this group")
 		}
