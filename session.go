@@ -31,6 +31,7 @@ type Session struct {
 	hub     *Hub
 	id      string
 	conn    *websocket.Conn
+	out     *outConn        // conn's socket, corked around writes (conn_out.go); nil if the Hub did not wrap it
 	ctx     context.Context // ends when the connection ends
 	cancel  context.CancelFunc
 	limiter *rate.Limiter
@@ -47,8 +48,6 @@ type Session struct {
 	onClose  []func()
 	pinger   *time.Timer
 	inflight sync.WaitGroup // flush, ping and close goroutines
-
-	writeState // used by the write pool (session_write.go)
 
 	helloTimer *time.Timer // stopped by a successful hello
 }
@@ -153,9 +152,16 @@ func (s *Session) serve() {
 	s.helloTimer = time.AfterFunc(s.hub.cfg.HelloTimeout, func() {
 		s.Close(Errorf(CodeUnauthenticated, "no hello in time"))
 	})
-	defer s.helloTimer.Stop()
+	defer func() {
+		if t := s.helloTimer; t != nil {
+			t.Stop()
+		}
+	}()
 	for {
-		typ, data, err := s.conn.Read(s.ctx)
+		// No context: one with a Done channel would cost every idle
+		// connection an AfterFunc registration (about 1 KB with s.ctx's
+		// children map). Close ends the read by closing the connection.
+		typ, data, err := s.conn.Read(context.Background())
 		if err != nil {
 			return
 		}
@@ -312,6 +318,7 @@ func (s *Session) hello(f inFrame) {
 	if !s.helloTimer.Stop() {
 		return // too late: the connection is already closing
 	}
+	s.helloTimer = nil // an idle connection need not keep it
 	s.ident = id
 	s.hub.metrics.ops.WithLabelValues("hello", "ok").Inc()
 	b, _ := resOK(f.ID, struct {

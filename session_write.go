@@ -39,7 +39,17 @@ type writePool struct {
 	mu     sync.Mutex
 	ready  []*Session // FIFO from head
 	head   int
-	active int // writer goroutines running and not stalled
+	active int       // writer goroutines running and not stalled
+	free   []*writer // idle writers' timers, for reuse
+}
+
+// writer is one writer goroutine's state: its timers watch the write in
+// progress, so idle sessions need none.
+type writer struct {
+	state atomic.Int32            // wsIdle, wsWriting or wsStalled
+	cur   atomic.Pointer[Session] // the session being written
+	stall *time.Timer             // fires stallAfter into a write
+	close *time.Timer             // closes a stalled write's connection
 }
 
 // writers is the process's write pool: sessions of every Hub share it.
@@ -62,10 +72,26 @@ func (p *writePool) schedule(s *Session) {
 // run writes ready sessions until there are none, or until the pool has a
 // writer too many (a stalled one came back).
 func (p *writePool) run() {
+	p.mu.Lock()
+	var w *writer
+	if n := len(p.free); n > 0 {
+		w, p.free = p.free[n-1], p.free[:n-1]
+	}
+	p.mu.Unlock()
+	if w == nil {
+		w = &writer{}
+		w.stall = time.AfterFunc(time.Hour, w.stalled)
+		w.stall.Stop()
+		w.close = time.AfterFunc(time.Hour, w.timedOut)
+		w.close.Stop()
+	}
 	for {
 		p.mu.Lock()
 		if p.head == len(p.ready) || p.active > p.max {
 			p.active--
+			if len(p.free) < 2*p.max {
+				p.free = append(p.free, w)
+			}
 			p.mu.Unlock()
 			return
 		}
@@ -81,7 +107,7 @@ func (p *writePool) run() {
 			p.ready, p.head = p.ready[:n], 0
 		}
 		p.mu.Unlock()
-		if s.flushOnce() {
+		if s.flushOnce(w) {
 			p.mu.Lock()
 			p.ready = append(p.ready, s)
 			p.mu.Unlock()
@@ -120,7 +146,7 @@ const (
 
 // flushOnce writes what s has queued and reports whether more frames were
 // queued meanwhile. When it returns false s has left the pool.
-func (s *Session) flushOnce() (more bool) {
+func (s *Session) flushOnce(w *writer) (more bool) {
 	s.mu.Lock()
 	if len(s.queue) == 0 {
 		s.writing = false
@@ -136,7 +162,7 @@ func (s *Session) flushOnce() (more bool) {
 	s.queue, s.spare = s.spare[:0], nil
 	s.mu.Unlock()
 
-	err := s.write(batch)
+	err := s.write(w, batch)
 	clear(batch)
 	s.mu.Lock()
 	if err != nil {
@@ -168,30 +194,20 @@ func (s *Session) flushOnce() (more bool) {
 // write sends batch as few WebSocket messages, each one frame. It passes
 // the websocket library a context without a Done channel, which spares a
 // context and an AfterFunc per write (a tenth of the fan-out's CPU); the
-// session's timers bound the write instead: stallTimer hands the writer's
-// place in the pool to another after stallAfter, closeTimer closes the
-// connection after WriteTimeout, which ends the write (Close does too).
-func (s *Session) write(batch [][]byte) error {
-	st := s.stallTimer.Load()
-	if st == nil {
-		s.closeTimer.Store(time.AfterFunc(time.Hour, func() {
-			if s.wstate.Load() == wsStalled {
-				_ = s.conn.CloseNow()
-			}
-		}))
-		s.closeTimer.Load().Stop()
-		st = time.AfterFunc(stallAfter, s.writeStalled)
-		s.stallTimer.Store(st)
-	} else {
-		st.Reset(stallAfter)
-	}
-	s.wstate.Store(wsWriting)
+// writer's timers bound the write instead: stall hands the writer's place
+// in the pool to another after stallAfter, close closes the connection
+// after WriteTimeout, which ends the write (Session.Close does too).
+func (s *Session) write(w *writer, batch [][]byte) error {
+	w.cur.Store(s)
+	w.state.Store(wsWriting)
+	w.stall.Reset(stallAfter)
 	defer func() {
-		st.Stop()
-		if s.wstate.Swap(wsIdle) == wsStalled {
-			s.closeTimer.Load().Stop()
+		w.stall.Stop()
+		if w.state.Swap(wsIdle) == wsStalled {
+			w.close.Stop()
 			writers.unstalled()
 		}
+		w.cur.Store(nil)
 	}()
 	for len(batch) > 0 {
 		msg, n := batch[0], 1
@@ -204,7 +220,15 @@ func (s *Session) write(batch [][]byte) error {
 			}
 			msg, *bp = b, b
 		}
+		if s.out != nil {
+			s.out.cork()
+		}
 		err := s.conn.Write(context.Background(), websocket.MessageText, msg)
+		if s.out != nil {
+			if uerr := s.out.uncork(); err == nil {
+				err = uerr
+			}
+		}
 		if bp != nil {
 			batchBufs.Put(bp)
 		}
@@ -216,21 +240,22 @@ func (s *Session) write(batch [][]byte) error {
 	return nil
 }
 
-// writeStalled runs when a write has blocked for stallAfter.
-func (s *Session) writeStalled() {
-	if s.wstate.CompareAndSwap(wsWriting, wsStalled) {
-		s.closeTimer.Load().Reset(s.hub.cfg.WriteTimeout - stallAfter)
+// stalled runs when a write has blocked for stallAfter.
+func (w *writer) stalled() {
+	s := w.cur.Load()
+	if s != nil && w.state.CompareAndSwap(wsWriting, wsStalled) {
+		w.close.Reset(s.hub.cfg.WriteTimeout - stallAfter)
 		writers.stalled()
+	}
+}
+
+// timedOut runs when a stalled write has lasted WriteTimeout.
+func (w *writer) timedOut() {
+	if s := w.cur.Load(); s != nil && w.state.Load() == wsStalled {
+		_ = s.conn.CloseNow()
 	}
 }
 
 // batchBufs holds the buffers that join a batch's frames: only connections
 // being written at the moment hold one.
 var batchBufs = sync.Pool{New: func() any { return new([]byte) }}
-
-// writeState is the part of Session that write uses.
-type writeState struct {
-	wstate     atomic.Int32
-	stallTimer atomic.Pointer[time.Timer]
-	closeTimer atomic.Pointer[time.Timer]
-}
