@@ -67,5 +67,28 @@
 //
 // # Performance
 //
-// See the figures below (filled in from the load tool and benchmarks).
+// Measured on the 2-core development machine (shared with other builds; load
+// average 7–10 during the runs), server and load tool as separate processes
+// on loopback:
+//
+//	go build -o /tmp/qunlive-load ./cmd/qunlive-load
+//	/tmp/qunlive-load run -spawn -viewers 200 -warmup 5s -duration 15s
+//
+//	1 publisher (1.5 Mbit/s VP8-sized video + 50 pkt/s audio), 200 viewers:
+//	forwarded packets received: 689371 (45954/s); viewers without media: 0
+//	loss: 0.000% overall, worst viewer 0.000%
+//	server forwarding delay (read → last viewer's write): mean 2.9 ms, 200 viewers per packet
+//	server CPU: 4.88 s in 15 s (0.33 cores); 7.08 µs per forwarded packet
+//
+// (Goal: loss ≤ 0.5 %, ≤ 10 µs per forwarded packet.) The end-to-end
+// latency the tool also prints (mean 25 ms) is dominated by its own 200
+// pion viewers competing for the same two cores. Almost all of the 7 µs is
+// pion's SRTP encryption (AES-GCM) and the UDP write; the SFU's own work
+// per viewer is:
+//
+//	go test -run XXX -bench . ./live/internal/sfu/
+//
+//	BenchmarkForward-2       53.9 ns/op   0 B/op  0 allocs/op   (rewrite + history, one viewer)
+//	BenchmarkFanout200-2     15.1 µs/op   75 ns/viewer  0 allocs/op
+//	BenchmarkKeyframeVP8-2   3.4 ns/op
 package live
