@@ -13,7 +13,7 @@ import (
 type nopWriter struct{ n int }
 
 func (w *nopWriter) WriteRTP(h *rtp.Header, p []byte) (int, error) { w.n++; return len(p), nil }
-func (w *nopWriter) Write(b []byte) (int, error)                  { w.n++; return len(b), nil }
+func (w *nopWriter) Write(b []byte) (int, error)                   { w.n++; return len(b), nil }
 
 func benchReceiver(viewers int) (*Receiver, []*DownTrack) {
 	r := &Receiver{kind: webrtc.RTPCodecTypeVideo, ck: codecVP8, log: zap.NewNop(), closedCh: make(chan struct{})}
