@@ -235,6 +235,22 @@ func TestRedPacketLifecycle(t *testing.T) {
 	}
 	_, err = e.svc.ClaimRedPacket(ctx, ident("t1", "carol"), shop.ClaimRedPacketInput{Packet: p.ID, Key: "k"})
 	wantCode(t, err, qun.CodeExpired)
+	// A packet never paid expires with its payment window; a payment
+	// arriving later is refused so that the vendor refunds it.
+	unpaid, err := e.svc.SendRedPacket(ctx, ident("t1", "host"), shop.SendRedPacketInput{Room: room, Total: cny(100), Count: 1, Key: "rp2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(20 * time.Minute)
+	eventually(t, "unpaid packet expiry", func() bool {
+		got, _, err := e.svc.RedPacket(ctx, ident("t1", "bob"), unpaid.ID)
+		return err == nil && got.Status == shop.PacketExpired
+	})
+	err = e.svc.UpdatePayment(ctx, shop.PaymentUpdate{Tenant: "t1", ID: string(unpaid.ID), Status: "paid"})
+	wantCode(t, err, qun.CodeExpired)
+	if n := count(t, e.db, `SELECT COUNT(*) FROM shop_outbox WHERE type='red_packet.expired'`); n != 1 {
+		t.Fatalf("an unpaid packet announced a refund (%d red_packet.expired)", n)
+	}
 }
 
 func TestTipsAndLeaderboard(t *testing.T) {

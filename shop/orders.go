@@ -43,41 +43,66 @@ func (s *Service) Buy(ctx context.Context, id *qun.Identity, in BuyInput) (*Orde
 	key := in.Key
 	in.Key = ""
 	hash := bodyHash(in)
-	if s.stock.isSoldOut(id.Tenant, in.Product) {
-		return nil, errSoldOut
+	// A repeated request answers its first order, whatever happened since
+	// (sold out, product gone from the catalogue or the shelf).
+	var o *Order
+	err := s.view(ctx, func(tx Tx) error {
+		ref, err := replayed(tx, id, "buy", key, hash)
+		if err == nil && ref != "" {
+			o, err = tx.Order(id.Tenant, OrderID(ref))
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	fresh := false
+	if o == nil {
+		if s.stock.isSoldOut(id.Tenant, in.Product) {
+			return nil, errSoldOut
+		}
+		if o, fresh, err = s.reserve(ctx, id, in, key, hash); err != nil {
+			return nil, err
+		}
+		if fresh {
+			s.stock.changed(id.Tenant, o.Product)
+		}
+	}
+	// A replay runs Checkout again only if it never answered (a crash or
+	// a concurrent twin request).
+	if !fresh && (o.Status != StatusReserved || o.PaymentRef != "" || o.PayURL != "") {
+		return o, nil
+	}
+	return s.checkoutOrder(ctx, id, o, key)
+}
+
+// reserve takes the stock for a new order: the catalogue and the shelf are
+// read first, then one write transaction reserves.
+// fresh is false if the key turned out to be a replay after all.
+func (s *Service) reserve(ctx context.Context, id *qun.Identity, in BuyInput, key string, hash []byte) (o *Order, fresh bool, err error) {
 	gen := s.stock.generation()
 	if in.Share != "" {
 		if _, err := s.Visit(ctx, id, VisitInput{Room: in.Room, Token: in.Share}); err != nil && qun.ErrorCode(err) != qun.CodeConflict {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	p, err := s.catalog.Product(ctx, id.Tenant, in.Product)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if p.Price.Amount < 1 {
-		return nil, qun.Errorf(qun.CodeConflict, "the product has no price")
+		return nil, false, qun.Errorf(qun.CodeConflict, "the product has no price")
 	}
 	subtotal, err := mulAmount(p.Price.Amount, in.Qty)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	// Everything that need not be atomic with the reservation is read
 	// before it, so that the single writer does as little as possible per
-	// buyer: a replayed key, the shelf, and the buyer's attribution.
-	var o *Order
+	// buyer: the shelf and the buyer's attribution.
 	var sh *Shelf
 	var attr *Attribution
-	err = s.view(ctx, func(tx Tx) error {
-		ref, err := replayed(tx, id, "buy", key, hash)
-		if err != nil {
-			return err
-		}
-		if ref != "" {
-			o, err = tx.Order(id.Tenant, OrderID(ref))
-			return err
-		}
+	err = s.view(ctx, func(tx Tx) (err error) {
 		if sh, err = tx.Shelf(id.Tenant, in.Room); err != nil {
 			return noShelf(err)
 		}
@@ -90,12 +115,9 @@ func (s *Service) Buy(ctx context.Context, id *qun.Identity, in BuyInput) (*Orde
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	fresh, soldOut := false, false
-	if o != nil {
-		goto replay
-	}
+	soldOut := false
 	err = s.update(ctx, func(tx Tx) error {
 		ref, err := replayed(tx, id, "buy", key, hash)
 		if err != nil {
@@ -142,15 +164,14 @@ func (s *Service) Buy(ctx context.Context, id *qun.Identity, in BuyInput) (*Orde
 		if soldOut {
 			s.stock.markSoldOut(id.Tenant, p.ID, gen)
 		}
-		return nil, err
+		return nil, false, err
 	}
-	if fresh {
-		s.stock.changed(id.Tenant, p.ID)
-	}
-replay:
-	if !fresh && (o.Status != StatusReserved || o.PaymentRef != "" || o.PayURL != "") {
-		return o, nil
-	}
+	return o, fresh, nil
+}
+
+// checkoutOrder hands a reserved order to the vendor's Checkout and
+// records the answer; a failure releases the reservation.
+func (s *Service) checkoutOrder(ctx context.Context, id *qun.Identity, o *Order, key string) (*Order, error) {
 	res, err := s.checkout(ctx, &CheckoutRequest{Kind: "order", Tenant: id.Tenant, ID: string(o.ID), User: id.User, Room: o.Room, Amount: o.Total, Order: o, ExpiresAt: o.ExpiresAt})
 	if err != nil {
 		s.releaseFailedCheckout(ctx, id, o.ID, key)

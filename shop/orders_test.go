@@ -256,6 +256,25 @@ func TestBuyIdempotency(t *testing.T) {
 	if c, err := e.svc.Buy(ctx, ident("t1", "carol"), in); err != nil || c.ID == a.ID {
 		t.Fatalf("other user same key: %v %v", c, err)
 	}
+	// Once the product sells out, the repeated request still answers its
+	// order, not "sold out".
+	if _, err := e.svc.Buy(ctx, ident("t1", "dave"), shop.BuyInput{Room: room, Product: "p1", Qty: 6, Key: "all"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.Buy(ctx, ident("t1", "erin"), shop.BuyInput{Room: room, Product: "p1", Qty: 1, Key: "late"})
+	wantCode(t, err, qun.CodeExhausted)
+	_, err = e.svc.Buy(ctx, ident("t1", "erin"), shop.BuyInput{Room: room, Product: "p1", Qty: 1, Key: "late2"})
+	wantCode(t, err, qun.CodeExhausted)
+	if b, err := e.svc.Buy(ctx, bob, in); err != nil || b.ID != a.ID {
+		t.Fatalf("replay after sell-out: %+v %v", b, err)
+	}
+	// A restock clears the sold-out state at once.
+	if err := e.svc.SetStock(ctx, "t1", "p1", 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Buy(ctx, ident("t1", "erin"), shop.BuyInput{Room: room, Product: "p1", Qty: 1, Key: "late3"}); err != nil {
+		t.Fatalf("buy after restock: %v", err)
+	}
 	// A checkout failure releases the stock and forgets the key, so the
 	// retry buys afresh.
 	e.pay.fail.Store(true)

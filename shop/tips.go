@@ -283,7 +283,7 @@ func (s *Service) settleRedPacket(ctx context.Context, tenant qun.TenantID, pid 
 			}
 			return nil
 		case PacketExpired:
-			if paid && p.PaymentRef == "" {
+			if paid && p.PaidAt == 0 {
 				return qun.Errorf(qun.CodeExpired, "the red packet expired before payment; refund it")
 			}
 			return nil
@@ -296,7 +296,8 @@ func (s *Service) settleRedPacket(ctx context.Context, tenant qun.TenantID, pid 
 		changed = true
 		typ := "red_packet.cancelled"
 		if paid {
-			p.Status, p.ExpiresAt, typ = PacketActive, s.now()+s.cfg.RedPacketTTL.Milliseconds(), "red_packet.paid"
+			now := s.now()
+			p.Status, p.ExpiresAt, p.PaidAt, typ = PacketActive, now+s.cfg.RedPacketTTL.Milliseconds(), now, "red_packet.paid"
 			if ref != "" {
 				p.PaymentRef = ref
 			}

@@ -220,6 +220,7 @@ type RedPacket struct {
 	ExpiresAt  int64           `json:"expires_at"`
 	PaymentRef string          `json:"payment_ref,omitempty"`
 	PayURL     string          `json:"pay_url,omitempty"`
+	PaidAt     int64           `json:"paid_at,omitempty"` // unix ms; 0 if never paid
 	Created    int64           `json:"created"`
 }
 
