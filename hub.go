@@ -283,10 +283,22 @@ func (h *Hub) EndSubscriptions(ctx context.Context, ref RoomRef, user UserID, re
 	return h.cfg.Broker.Publish(ctx, ev)
 }
 
+// EndRoom ends every subscription to ref on every node (a dissolved group,
+// an ended live), telling each client why with a sub.end frame.
+func (h *Hub) EndRoom(ctx context.Context, ref RoomRef, reason *Error) error {
+	if reason == nil {
+		reason = Errorf(CodeNotFound, "the room is gone")
+	}
+	data, _ := json.Marshal(endSubData{All: true, Err: reason})
+	ev := &Event{Tenant: ref.Tenant, Room: ref.Room, Type: ctlEndSub, TS: h.cfg.Now().UnixMilli(), Data: data}
+	return h.cfg.Broker.Publish(ctx, ev)
+}
+
 const ctlEndSub = "_sub.end"
 
 type endSubData struct {
-	User UserID `json:"user"`
+	User UserID `json:"user,omitempty"`
+	All  bool   `json:"all,omitempty"`
 	Err  *Error `json:"err"`
 }
 

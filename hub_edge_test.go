@@ -251,6 +251,20 @@ func TestEndSubscriptions(t *testing.T) {
 	qtest.NextEvent(t, a, "test.said")
 	qtest.NoFrame(t, b, 150*time.Millisecond, func(f qclient.Frame) bool { return f.T == "ev" })
 	qtest.CallErr(t, b, "unsub", map[string]any{"room": "t:1"}, qun.CodeNotFound)
+
+	// EndRoom ends everyone's subscription.
+	c := e.Connect(t, "t", "c")
+	qtest.Call(t, c, "sub", map[string]any{"room": "t:1"}, nil)
+	if err := hub.EndRoom(ctx5(t), qun.RoomRef{Tenant: "t", Room: "t:1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range []*qclient.Client{a, c} {
+		f := qtest.Next(t, cl, func(f qclient.Frame) bool { return f.T == "sub.end" })
+		if f.Err == nil || f.Err.Code != qun.CodeNotFound {
+			t.Fatalf("EndRoom sub.end %+v", f)
+		}
+		qtest.CallErr(t, cl, "unsub", map[string]any{"room": "t:1"}, qun.CodeNotFound)
+	}
 }
 
 func TestEphemeralNotStored(t *testing.T) {

@@ -241,7 +241,7 @@ func (r *room) endSubs(ev *Event) {
 	r.mu.Lock()
 	var ended []*subscription
 	for sub := range r.subs {
-		if sub.s.ident.User == d.User {
+		if d.All || sub.s.ident.User == d.User {
 			ended = append(ended, sub)
 		}
 	}

@@ -198,6 +198,7 @@ type change struct {
 	events  []qun.Draft
 	inbox   []inboxEvent
 	ends    []endSub
+	endAll  *qun.Error // end every subscription to the group (dissolved)
 	after   []func(context.Context)
 	audits  []*AuditEntry
 	results []*qun.Event // the published group events, in order
@@ -289,6 +290,11 @@ func (s *Service) publish(ctx context.Context, c *change) {
 	for _, e := range c.ends {
 		if err := s.hub.EndSubscriptions(ctx, ref, e.user, e.reason); err != nil {
 			s.log.Error("chat: end subscriptions failed", zap.Stringer("room", ref), zap.Error(err))
+		}
+	}
+	if c.endAll != nil {
+		if err := s.hub.EndRoom(ctx, ref, c.endAll); err != nil {
+			s.log.Error("chat: end room failed", zap.Stringer("room", ref), zap.Error(err))
 		}
 	}
 	for _, fn := range c.after {

@@ -360,21 +360,8 @@ func (s *Service) Dissolve(ctx context.Context, id *qun.Identity, group qun.Room
 		}
 		c.emit(EvDissolved, nil)
 		c.audit("group.dissolve", "", nil)
-		reason := qun.Errorf(qun.CodeNotFound, "the group was dissolved")
-		// Members are few enough to list (MaxMemberLimit bounds them).
-		for after := qun.UserID(""); ; {
-			ms, err := tx.Members(group, MemberQuery{After: after, Limit: 1000})
-			if err != nil {
-				return err
-			}
-			for _, m := range ms {
-				c.end(m.User, reason)
-			}
-			if len(ms) < 1000 {
-				return nil
-			}
-			after = ms[len(ms)-1].User
-		}
+		c.endAll = qun.Errorf(qun.CodeNotFound, "the group was dissolved")
+		return nil
 	})
 	return err
 }
