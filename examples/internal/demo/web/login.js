@@ -1,0 +1,47 @@
+// Demo login shared by the example apps: each browser tab picks a demo user
+// and keeps its token in sessionStorage, so two tabs can be two users.
+// A real vendor issues the token from its own login instead.
+export async function currentLogin() {
+  const raw = sessionStorage.getItem("qun-demo-login");
+  return raw ? JSON.parse(raw) : null;
+}
+
+export async function login(user) {
+  const res = await fetch("/api/login", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ user }) });
+  const body = await res.json();
+  if (!res.ok) throw new Error(body.err ? body.err.msg : "login failed");
+  sessionStorage.setItem("qun-demo-login", JSON.stringify(body));
+  return body;
+}
+
+export function logout() {
+  sessionStorage.removeItem("qun-demo-login");
+  location.href = "/";
+}
+
+export async function renderLogin(el, title, subtitle, next) {
+  const users = await (await fetch("/api/users")).json();
+  el.innerHTML = `<div class="login"><h1>${esc(title)}</h1><p class="muted">${esc(subtitle)}</p>
+    <p class="muted">选择一个演示用户登录（每个浏览器标签页可登录不同用户） · Pick a demo user (one per browser tab)</p>
+    <div class="users"></div></div>`;
+  const box = el.querySelector(".users");
+  for (const u of users) {
+    const b = document.createElement("button");
+    b.dataset.user = u.id;
+    b.innerHTML = `<div class="row"><span class="avatar">${esc(u.name.slice(0, 1))}</span><div><b>${esc(u.name)}</b><span class="muted">${esc(u.role)}</span></div></div>`;
+    b.onclick = async () => { await login(u.id); location.href = next; };
+    box.append(b);
+  }
+}
+
+export function esc(s) {
+  return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+export function toast(text, ms = 2500) {
+  const t = document.createElement("div");
+  t.className = "toast";
+  t.textContent = text;
+  document.body.append(t);
+  setTimeout(() => t.remove(), ms);
+}

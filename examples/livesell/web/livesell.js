@@ -1,0 +1,140 @@
+// The fan-group page: a vendor's app assembled from the qun SDK and the
+// shared chat panel. Everything here goes through the Hub protocol.
+import { Client } from "/qun/qun.js";
+import { currentLogin, logout, esc, toast } from "/demo/login.js";
+import { ChatPanel } from "/demo/chat-panel.js";
+
+const login = await currentLogin();
+if (!login) location.replace("/" + location.search);
+const $ = (id) => document.getElementById(id);
+$("me").textContent = login.user.name;
+$("logout").onclick = logout;
+
+const qun = new Client({ url: "/qun/ws", token: () => login.token });
+qun.on("state", (s) => { $("status").textContent = { open: "在线 online", connecting: "连接中 connecting", closed: "离线 offline" }[s] || s; $("status").className = "status " + s; });
+const me = await qun.connect();
+window.qunClient = qun; // for the end-to-end tests and curious developers
+
+let current = null; // {group, panel, view}
+
+// The inbox: invitations and answers to join requests.
+qun.subscribe(`u:${me.user}`, (ev) => {
+  if (ev.type === "chat.request.approved") { toast(`已通过 Approved: ${ev.d.group.name}`); loadGroups(ev.d.group.id); }
+  if (ev.type === "chat.request.rejected") toast(`未通过 Not approved: ${ev.d.group.name}`);
+  if (ev.type === "chat.request") toast(`新的入群申请 New join request`);
+  if (ev.type === "chat.invited") toast(`${ev.d.by} 邀请你加入 invited you to ${ev.d.group.name}`);
+});
+
+if ((me.grants || []).includes("group.create")) $("create-form").classList.remove("hidden");
+
+async function loadGroups(select) {
+  const mine = await qun.call("chat.mine", { limit: 50 });
+  const box = $("groups");
+  box.innerHTML = "";
+  $("no-groups").classList.toggle("hidden", mine.length > 0);
+  for (const v of mine) {
+    const b = document.createElement("button");
+    b.textContent = `${v.group.name}${v.unread ? ` (${v.unread})` : ""}`;
+    b.dataset.group = v.group.id;
+    if (current && current.group === v.group.id) b.classList.add("active");
+    b.onclick = () => openGroup(v.group.id);
+    box.append(b);
+  }
+  const target = select || (current ? current.group : mine[0] && mine[0].group.id);
+  if (target && (!current || current.group !== target)) await openGroup(target);
+}
+
+async function openGroup(group) {
+  if (current) await current.panel.close();
+  const panel = new ChatPanel($("chat"), qun, group, me);
+  current = { group, panel };
+  panel.onEvent = (ev, live) => {
+    if (live && ev.type.startsWith("chat.member")) refreshHeader();
+  };
+  await panel.mount();
+  for (const b of $("groups").children) b.classList.toggle("active", b.dataset.group === group);
+  await refreshHeader();
+}
+
+async function refreshHeader() {
+  const v = await qun.call("chat.get", { group: current.group });
+  current.view = v;
+  $("group-card").classList.remove("hidden");
+  $("group-name").textContent = v.group.name;
+  $("group-meta").textContent = `${v.group.member_count} 人 members · ${v.role}`;
+  const admin = v.role === "owner" || v.role === "admin";
+  $("announce-form").classList.toggle("hidden", !admin);
+  $("requests").classList.toggle("hidden", !admin || !v.group.approval);
+}
+
+$("create-form").onsubmit = async (e) => {
+  e.preventDefault();
+  const name = $("create-name").value.trim();
+  if (!name) return;
+  try {
+    const g = await qun.call("chat.create", { name, intro: "新品抢先看，直播优惠只在群里 · New arrivals and live-only deals", tags: ["粉丝群"], public: false, approval: false });
+    await loadGroups(g.id);
+  } catch (e) { toast(e.message); }
+};
+
+$("invite").onclick = async () => {
+  try {
+    const c = await qun.call("chat.code.create", { group: current.group, ttl: 7 * 24 * 3600, max_uses: 100 });
+    const out = $("invite-out");
+    out.classList.remove("hidden");
+    out.innerHTML = `<div class="muted">把邀请码或链接发到微信、QQ、微博 · Share the code or link on WeChat, QQ, Weibo</div>
+      <div class="invite-box" data-code>${esc(c.code)}</div>
+      <div class="row"><input readonly value="${esc(c.link || "")}" class="grow"><button class="small" id="copy">复制 Copy</button></div>
+      <div class="muted">7 天内有效，最多 100 次 · valid 7 days, up to 100 uses</div>`;
+    $("copy").onclick = () => navigator.clipboard.writeText(c.link || c.code).then(() => toast("已复制 Copied"));
+  } catch (e) { toast(e.message); }
+};
+
+$("announce-form").onsubmit = async (e) => {
+  e.preventDefault();
+  try {
+    await qun.call("chat.announce", { group: current.group, text: $("announce-text").value.trim() });
+    $("announce-text").value = "";
+  } catch (err) { toast(err.message); }
+};
+
+$("requests").onclick = async () => {
+  const list = await qun.call("chat.requests", { group: current.group });
+  const out = $("requests-out");
+  out.classList.remove("hidden");
+  out.innerHTML = list.length ? "" : `<span class="muted">没有待处理的申请 No pending requests</span>`;
+  for (const r of list) {
+    const row = document.createElement("div");
+    row.className = "row";
+    row.innerHTML = `<span class="grow">${esc(r.name || r.user)} ${esc(r.note || "")}</span><button class="small primary">通过 Approve</button><button class="small">拒绝 Reject</button>`;
+    const [ok, no] = row.querySelectorAll("button");
+    ok.onclick = () => qun.call("chat.request.approve", { group: current.group, user: r.user }).then(() => row.remove(), (e) => toast(e.message));
+    no.onclick = () => qun.call("chat.request.reject", { group: current.group, user: r.user }).then(() => row.remove(), (e) => toast(e.message));
+    out.append(row);
+  }
+};
+
+// A code (typed, or from a share link) first shows the group's card.
+async function joinByCode(code) {
+  const box = $("preview");
+  try {
+    const card = await qun.call("chat.code.preview", { code });
+    box.classList.remove("hidden");
+    box.innerHTML = `<div class="row"><span class="avatar">${esc(card.name.slice(0, 1))}</span>
+      <div class="grow"><b>${esc(card.name)}</b><div class="muted">${card.member_count} 人 members · ${esc(card.intro || "")}</div></div>
+      <button class="primary" id="confirm-join">加入群 Join group</button></div>`;
+    $("confirm-join").onclick = async () => {
+      try {
+        const res = await qun.call("chat.code.join", { code });
+        box.classList.add("hidden");
+        if (res.status === "pending") toast("已提交申请，等待群主通过 Request sent, waiting for approval");
+        else await loadGroups(card.id);
+      } catch (e) { toast(e.message); }
+    };
+  } catch (e) { toast(e.message); }
+}
+$("join-code").onclick = () => { const c = $("code").value.trim(); if (c) joinByCode(c); };
+
+await loadGroups();
+const invite = new URLSearchParams(location.search).get("invite");
+if (invite) { history.replaceState(null, "", "/room.html"); await joinByCode(invite); }
