@@ -117,6 +117,9 @@ func (s *Service) reserve(ctx context.Context, id *qun.Identity, in BuyInput, ke
 	if err != nil {
 		return nil, false, err
 	}
+	if s.stock.isSoldOut(id.Tenant, p.ID) { // it may have sold out while we read
+		return nil, false, errSoldOut
+	}
 	soldOut := false
 	err = s.update(ctx, func(tx Tx) error {
 		ref, err := replayed(tx, id, "buy", key, hash)
