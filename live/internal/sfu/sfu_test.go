@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -215,5 +216,38 @@ func TestForwardToTwoViewers(t *testing.T) {
 	b.mu.Unlock()
 	if same {
 		t.Errorf("two viewers share an SSRC")
+	}
+}
+
+func TestICERestartKeepsMedia(t *testing.T) {
+	r := newRig(t, Config{}, peer.APIOptions{})
+	_, _, rs := r.publish(peer.PublisherOptions{Audio: true}, 1)
+	v, sub := r.view(nil)
+	if err := sub.Subscribe(rs[0], LayerHigh); err != nil {
+		t.Fatal(err)
+	}
+	id := rs[0].ID()
+	waitFor(t, 10*time.Second, "media", func() bool { return v.Stats()[id].Packets > 10 })
+	ufrag := func() string {
+		d := sub.pc.LocalDescription()
+		if d == nil {
+			return ""
+		}
+		for _, line := range strings.Split(d.SDP, "\r\n") {
+			if strings.HasPrefix(line, "a=ice-ufrag:") {
+				return line
+			}
+		}
+		return ""
+	}
+	before := ufrag()
+	if err := sub.RestartICE(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "new credentials", func() bool { return ufrag() != before && ufrag() != "" })
+	n := v.Stats()[id].Packets
+	waitFor(t, 10*time.Second, "media after restart", func() bool { return v.Stats()[id].Packets > n+25 })
+	if st := v.Stats()[id]; st.Jumps != 0 || st.SSRCs != 1 {
+		t.Fatalf("after restart %+v", st)
 	}
 }
