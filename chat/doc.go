@@ -46,8 +46,9 @@
 // Every change members can see is an event in the group's room log
 // (events.go lists them); things addressed to one user (invitations, join
 // decisions, join requests for the admins) go to qun.UserRoom(user). Kicked,
-// banned and leaving users and everyone in a dissolved group have their
-// subscription ended at once (Hub.EndSubscriptions); their ops fail from then on.
+// banned and leaving users have their subscription ended at once
+// (Hub.EndSubscriptions), and everyone's when a group is dissolved
+// (Hub.EndRoom); their ops fail from then on.
 //
 // History is read from the room log, not from a copy in a message table.
 // The log already is the durable, seq-ordered record that live delivery and
