@@ -58,8 +58,8 @@ type Node struct {
 	Server *httptest.Server
 	URL    string // ws:// URL of the Hub
 	Log    *postgres.LogStore
-	Broker qun.Broker // a *natsbroker.Broker unless Options.MemoryBroker
-	pool   *pgxpool.Pool
+	Pool   *pgxpool.Pool // the node's own pool, for its feature stores
+	Broker qun.Broker    // a *natsbroker.Broker unless Options.MemoryBroker
 
 	mu   sync.Mutex
 	dead bool
@@ -92,9 +92,9 @@ func New(t testing.TB, o Options) *Cluster {
 func (c *Cluster) start(t testing.TB, i int, o Options) *Node {
 	t.Helper()
 	ctx := context.Background()
-	n := &Node{Index: i, pool: pgtest.Pool(t, c.PGURL), Mux: http.NewServeMux()}
+	n := &Node{Index: i, Pool: pgtest.Pool(t, c.PGURL), Mux: http.NewServeMux()}
 	var err error
-	if n.Log, err = postgres.NewLogStore(ctx, n.pool, postgres.LogStoreConfig{}); err != nil {
+	if n.Log, err = postgres.NewLogStore(ctx, n.Pool, postgres.LogStoreConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	if o.MemoryBroker {
@@ -151,7 +151,7 @@ func (n *Node) stop(t testing.TB) {
 	if err := n.Log.Close(); err != nil {
 		t.Errorf("node %d: log close: %v", n.Index, err)
 	}
-	n.pool.Close()
+	n.Pool.Close()
 }
 
 // Token issues a one-hour token valid on every node.
@@ -165,17 +165,17 @@ func (c *Cluster) Token(t testing.TB, tenant, user string, grants ...string) str
 }
 
 // Dial connects an authenticated client to node n; the caller closes it.
-func (c *Cluster) Dial(ctx context.Context, t testing.TB, n *Node, tenant, user string) (*qclient.Client, error) {
-	return qclient.Connect(ctx, n.URL, c.Token(t, tenant, user), qclient.Options{Origin: n.Server.URL})
+func (c *Cluster) Dial(ctx context.Context, t testing.TB, n *Node, tenant, user string, grants ...string) (*qclient.Client, error) {
+	return qclient.Connect(ctx, n.URL, c.Token(t, tenant, user, grants...), qclient.Options{Origin: n.Server.URL})
 }
 
 // Connect is Dial that fails the test on error and closes the client when
 // the test ends.
-func (c *Cluster) Connect(t testing.TB, n *Node, tenant, user string) *qclient.Client {
+func (c *Cluster) Connect(t testing.TB, n *Node, tenant, user string, grants ...string) *qclient.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cl, err := c.Dial(ctx, t, n, tenant, user)
+	cl, err := c.Dial(ctx, t, n, tenant, user, grants...)
 	if err != nil {
 		t.Fatalf("connect to node %d: %v", n.Index, err)
 	}
