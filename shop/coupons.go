@@ -57,11 +57,9 @@ func (s *Service) IssueCoupon(ctx context.Context, id *qun.Identity, in IssueCou
 	if in.EndsAt-in.StartsAt > maxCouponSpan.Milliseconds() {
 		return nil, &qun.Error{Code: qun.CodeInvalid, Message: "a coupon lasts at most 90 days", Field: "ends_at"}
 	}
-	unlock, err := s.manage(ctx, id, in.Room)
-	if err != nil {
+	if err := s.hub.RequireRole(ctx, id, in.Room, qun.RoleModerator); err != nil {
 		return nil, err
 	}
-	defer unlock()
 	if in.Product != "" {
 		if _, err := s.catalog.Product(ctx, id.Tenant, in.Product); err != nil {
 			return nil, err
@@ -69,7 +67,7 @@ func (s *Service) IssueCoupon(ctx context.Context, id *qun.Identity, in IssueCou
 	}
 	var c *Coupon
 	fresh := false
-	err = s.update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		ref, err := replayed(tx, id, "coupon.issue", key, hash)
 		if err != nil {
 			return err
@@ -113,17 +111,13 @@ func (s *Service) ClaimCoupon(ctx context.Context, id *qun.Identity, in ClaimCou
 	if err := qun.Validate(&in); err != nil {
 		return nil, err
 	}
-	var room qun.RoomID
-	if err := s.view(ctx, func(tx Tx) error {
+	if _, err := s.requireIn(ctx, id, qun.RoleViewer, func(tx Tx) (qun.RoomID, error) {
 		c, err := tx.Coupon(id.Tenant, in.Coupon)
-		if err == nil {
-			room = c.Room
+		if err != nil {
+			return "", err
 		}
-		return err
+		return c.Room, nil
 	}); err != nil {
-		return nil, err
-	}
-	if err := s.hub.RequireRole(ctx, id, room, qun.RoleViewer); err != nil {
 		return nil, err
 	}
 	key := in.Key

@@ -332,6 +332,17 @@ func (s *Service) lockRoom(tenant qun.TenantID, room qun.RoomID) func() {
 	return m.Unlock
 }
 
+// requireIn checks id's role in the room of an object that find looks up
+// (a coupon's or a red packet's room); an unknown object answers its
+// lookup's not_found.
+func (s *Service) requireIn(ctx context.Context, id *qun.Identity, min qun.Role, find func(tx Tx) (qun.RoomID, error)) (qun.RoomID, error) {
+	var room qun.RoomID
+	if err := s.view(ctx, func(tx Tx) (err error) { room, err = find(tx); return err }); err != nil {
+		return "", err
+	}
+	return room, s.hub.RequireRole(ctx, id, room, min)
+}
+
 func checkIdentity(id *qun.Identity) error {
 	if id == nil || id.Tenant == "" || id.User == "" {
 		return qun.Errorf(qun.CodeUnauthenticated, "no identity")

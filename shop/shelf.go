@@ -145,16 +145,39 @@ func (s *Service) Shelf(ctx context.Context, id *qun.Identity, room qun.RoomID) 
 	return out, nil
 }
 
-// manage checks that id may manage room's shelf and returns the unlock of
-// the room's lock, which the caller defers.
-func (s *Service) manage(ctx context.Context, id *qun.Identity, room qun.RoomID) (func(), error) {
+// editShelf is how every change to a room's shelf runs: it checks that id
+// may manage the room, holds the room's lock (so that events go out in the
+// order of the changes), runs edit on the shelf inside a write, stores the
+// shelf if edit reports a change, and then calls publish, still under the
+// lock. edit enqueues its webhook messages itself.
+func (s *Service) editShelf(ctx context.Context, id *qun.Identity, room qun.RoomID, edit func(tx Tx, sh *Shelf) (changed bool, err error), publish func()) (*Shelf, error) {
 	if err := checkIdentity(id); err != nil {
 		return nil, err
 	}
 	if err := s.hub.RequireRole(ctx, id, room, qun.RoleModerator); err != nil {
 		return nil, err
 	}
-	return s.lockRoom(id.Tenant, room), nil
+	defer s.lockRoom(id.Tenant, room)()
+	var out *Shelf
+	changed := false
+	err := s.update(ctx, func(tx Tx) error {
+		sh, err := tx.Shelf(id.Tenant, room)
+		if err != nil {
+			return noShelf(err)
+		}
+		out = sh
+		if changed, err = edit(tx, sh); err != nil || !changed {
+			return err
+		}
+		return tx.PutShelf(sh)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if changed && publish != nil {
+		publish()
+	}
+	return out, nil
 }
 
 func noShelf(err error) error {
@@ -164,6 +187,15 @@ func noShelf(err error) error {
 	return err
 }
 
+// shelfMsg is the data of shelf webhook messages.
+func shelfMsg(sh *Shelf, kv ...any) map[string]any {
+	m := map[string]any{"tenant": sh.Tenant, "room": sh.Room}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i].(string)] = kv[i+1]
+	}
+	return m
+}
+
 // AddToShelf puts one of the shelf's shop's products on the shelf. The
 // first time a product goes on any shelf its stock ledger starts at the
 // catalogue's Stock.
@@ -171,54 +203,44 @@ func (s *Service) AddToShelf(ctx context.Context, id *qun.Identity, in ShelfProd
 	if err := qun.Validate(&in); err != nil {
 		return nil, err
 	}
-	unlock, err := s.manage(ctx, id, in.Room)
-	if err != nil {
+	if err := checkIdentity(id); err != nil {
 		return nil, err
 	}
-	defer unlock()
+	// Refuse non-moderators before asking the catalogue (editShelf checks again).
+	if err := s.hub.RequireRole(ctx, id, in.Room, qun.RoleModerator); err != nil {
+		return nil, err
+	}
 	p, err := s.catalog.Product(ctx, id.Tenant, in.Product)
 	if err != nil {
 		return nil, err
 	}
-	var out *Shelf
-	var item ShelfItem
-	err = s.update(ctx, func(tx Tx) error {
-		sh, err := tx.Shelf(id.Tenant, in.Room)
-		if err != nil {
-			return noShelf(err)
-		}
+	var ev itemEvent
+	return s.editShelf(ctx, id, in.Room, func(tx Tx, sh *Shelf) (bool, error) {
 		if p.Shop != sh.Shop {
-			return qun.Errorf(qun.CodeNotFound, "no such product in this shop")
+			return false, qun.Errorf(qun.CodeNotFound, "no such product in this shop")
 		}
 		if sh.index(p.ID) >= 0 {
-			return qun.Errorf(qun.CodeConflict, "the product is already on the shelf")
+			return false, qun.Errorf(qun.CodeConflict, "the product is already on the shelf")
 		}
 		if len(sh.Items) >= MaxShelfItems {
-			return qun.Errorf(qun.CodeExhausted, "a shelf holds at most %d products", MaxShelfItems)
+			return false, qun.Errorf(qun.CodeExhausted, "a shelf holds at most %d products", MaxShelfItems)
 		}
 		qty, ok, err := tx.Stock(id.Tenant, p.ID)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if !ok {
 			qty = p.Stock
 			if err := tx.SetStock(id.Tenant, p.ID, qty); err != nil {
-				return err
+				return false, err
 			}
 		}
-		item = ShelfItem{Product: p.ID, Title: p.Title, Price: p.Price, Image: p.Image, Stock: qty}
-		sh.Items = append(sh.Items, item)
-		if err := tx.PutShelf(sh); err != nil {
-			return err
-		}
-		out = sh
-		return s.emit(tx, id.Tenant, "shelf.item_added", map[string]any{"tenant": id.Tenant, "room": in.Room, "item": item})
+		ev = itemEvent{Item: ShelfItem{Product: p.ID, Title: p.Title, Price: p.Price, Image: p.Image, Stock: qty}, Pos: len(sh.Items)}
+		sh.Items = append(sh.Items, ev.Item)
+		return true, s.emit(tx, id.Tenant, "shelf.item_added", shelfMsg(sh, "item", ev.Item))
+	}, func() {
+		s.publish(ctx, id.Tenant, in.Room, "shop.item.added", id.User, ev)
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.publish(ctx, id.Tenant, in.Room, "shop.item.added", id.User, itemEvent{Item: item, Pos: len(out.Items) - 1})
-	return out, nil
 }
 
 // RemoveFromShelf takes a product off the shelf, stopping its explanation
@@ -227,44 +249,26 @@ func (s *Service) RemoveFromShelf(ctx context.Context, id *qun.Identity, in Shel
 	if err := qun.Validate(&in); err != nil {
 		return nil, err
 	}
-	unlock, err := s.manage(ctx, id, in.Room)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	var out *Shelf
-	var wasExplaining bool
-	err = s.update(ctx, func(tx Tx) error {
-		sh, err := tx.Shelf(id.Tenant, in.Room)
-		if err != nil {
-			return noShelf(err)
-		}
+	wasExplaining := false
+	return s.editShelf(ctx, id, in.Room, func(tx Tx, sh *Shelf) (bool, error) {
 		i := sh.index(in.Product)
 		if i < 0 {
-			return qun.Errorf(qun.CodeNotFound, "the product is not on the shelf")
+			return false, qun.Errorf(qun.CodeNotFound, "the product is not on the shelf")
 		}
 		sh.Items = append(sh.Items[:i], sh.Items[i+1:]...)
-		if sh.Explaining == in.Product {
-			wasExplaining = true
+		if wasExplaining = sh.Explaining == in.Product; wasExplaining {
 			sh.Explaining, sh.ExplainSince = "", 0
-			if err := s.emit(tx, id.Tenant, "explain.stopped", map[string]any{"tenant": id.Tenant, "room": in.Room, "product": in.Product, "reason": "removed"}); err != nil {
-				return err
+			if err := s.emit(tx, id.Tenant, "explain.stopped", shelfMsg(sh, "product", in.Product, "reason", "removed")); err != nil {
+				return false, err
 			}
 		}
-		if err := tx.PutShelf(sh); err != nil {
-			return err
+		return true, s.emit(tx, id.Tenant, "shelf.item_removed", shelfMsg(sh, "product", in.Product))
+	}, func() {
+		if wasExplaining {
+			s.publish(ctx, id.Tenant, in.Room, "shop.explain.stop", id.User, explainEvent{Product: in.Product, Reason: "removed"})
 		}
-		out = sh
-		return s.emit(tx, id.Tenant, "shelf.item_removed", map[string]any{"tenant": id.Tenant, "room": in.Room, "product": in.Product})
+		s.publish(ctx, id.Tenant, in.Room, "shop.item.removed", id.User, map[string]any{"product": in.Product})
 	})
-	if err != nil {
-		return nil, err
-	}
-	if wasExplaining {
-		s.publish(ctx, id.Tenant, in.Room, "shop.explain.stop", id.User, explainEvent{Product: in.Product, Reason: "removed"})
-	}
-	s.publish(ctx, id.Tenant, in.Room, "shop.item.removed", id.User, map[string]any{"product": in.Product})
-	return out, nil
 }
 
 // ReorderShelf puts the shelf's products in the given order, which must
@@ -273,42 +277,26 @@ func (s *Service) ReorderShelf(ctx context.Context, id *qun.Identity, in Reorder
 	if err := qun.Validate(&in); err != nil {
 		return nil, err
 	}
-	unlock, err := s.manage(ctx, id, in.Room)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	var out *Shelf
-	err = s.update(ctx, func(tx Tx) error {
-		sh, err := tx.Shelf(id.Tenant, in.Room)
-		if err != nil {
-			return noShelf(err)
-		}
+	bad := &qun.Error{Code: qun.CodeInvalid, Message: "products must list every product on the shelf exactly once", Field: "products"}
+	return s.editShelf(ctx, id, in.Room, func(tx Tx, sh *Shelf) (bool, error) {
 		if len(in.Products) != len(sh.Items) {
-			return &qun.Error{Code: qun.CodeInvalid, Message: "products must list every product on the shelf exactly once", Field: "products"}
+			return false, bad
 		}
 		items := make([]ShelfItem, 0, len(sh.Items))
 		seen := make(map[ProductID]bool, len(in.Products))
 		for _, p := range in.Products {
 			i := sh.index(p)
 			if i < 0 || seen[p] {
-				return &qun.Error{Code: qun.CodeInvalid, Message: "products must list every product on the shelf exactly once", Field: "products"}
+				return false, bad
 			}
 			seen[p] = true
 			items = append(items, sh.Items[i])
 		}
 		sh.Items = items
-		if err := tx.PutShelf(sh); err != nil {
-			return err
-		}
-		out = sh
-		return s.emit(tx, id.Tenant, "shelf.reordered", map[string]any{"tenant": id.Tenant, "room": in.Room, "products": in.Products})
+		return true, s.emit(tx, id.Tenant, "shelf.reordered", shelfMsg(sh, "products", in.Products))
+	}, func() {
+		s.publish(ctx, id.Tenant, in.Room, "shop.shelf.reordered", id.User, map[string]any{"products": in.Products})
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.publish(ctx, id.Tenant, in.Room, "shop.shelf.reordered", id.User, map[string]any{"products": in.Products})
-	return out, nil
 }
 
 // StartExplaining marks a shelf product as the one being explained now
@@ -321,50 +309,30 @@ func (s *Service) StartExplaining(ctx context.Context, id *qun.Identity, in Shel
 	if err := qun.Validate(&in); err != nil {
 		return nil, err
 	}
-	unlock, err := s.manage(ctx, id, in.Room)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	var out *Shelf
 	var prev ProductID
 	var item ShelfItem
-	changed := false
-	err = s.update(ctx, func(tx Tx) error {
-		sh, err := tx.Shelf(id.Tenant, in.Room)
-		if err != nil {
-			return noShelf(err)
-		}
+	return s.editShelf(ctx, id, in.Room, func(tx Tx, sh *Shelf) (bool, error) {
 		i := sh.index(in.Product)
 		if i < 0 {
-			return qun.Errorf(qun.CodeNotFound, "the product is not on the shelf")
+			return false, qun.Errorf(qun.CodeNotFound, "the product is not on the shelf")
 		}
-		out = sh
 		if sh.Explaining == in.Product {
-			return nil
+			return false, nil
 		}
-		prev, item, changed = sh.Explaining, sh.Items[i], true
+		prev, item = sh.Explaining, sh.Items[i]
 		sh.Explaining, sh.ExplainSince = in.Product, s.now()
-		if err := tx.PutShelf(sh); err != nil {
-			return err
-		}
 		if prev != "" {
-			if err := s.emit(tx, id.Tenant, "explain.stopped", map[string]any{"tenant": id.Tenant, "room": in.Room, "product": prev, "reason": "replaced"}); err != nil {
-				return err
+			if err := s.emit(tx, id.Tenant, "explain.stopped", shelfMsg(sh, "product", prev, "reason", "replaced")); err != nil {
+				return false, err
 			}
 		}
-		return s.emit(tx, id.Tenant, "explain.started", map[string]any{"tenant": id.Tenant, "room": in.Room, "product": in.Product})
-	})
-	if err != nil {
-		return nil, err
-	}
-	if changed {
+		return true, s.emit(tx, id.Tenant, "explain.started", shelfMsg(sh, "product", in.Product))
+	}, func() {
 		if prev != "" {
 			s.publish(ctx, id.Tenant, in.Room, "shop.explain.stop", id.User, explainEvent{Product: prev, Reason: "replaced"})
 		}
 		s.publish(ctx, id.Tenant, in.Room, "shop.explain.start", id.User, explainEvent{Product: item.Product, Title: item.Title, Price: &item.Price, Image: item.Image})
-	}
-	return out, nil
+	})
 }
 
 // StopExplaining ends the current explanation; with none it changes nothing.
@@ -372,35 +340,16 @@ func (s *Service) StopExplaining(ctx context.Context, id *qun.Identity, in RoomI
 	if err := qun.Validate(&in); err != nil {
 		return nil, err
 	}
-	unlock, err := s.manage(ctx, id, in.Room)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	var out *Shelf
 	var prev ProductID
-	err = s.update(ctx, func(tx Tx) error {
-		sh, err := tx.Shelf(id.Tenant, in.Room)
-		if err != nil {
-			return noShelf(err)
-		}
-		out, prev = sh, sh.Explaining
-		if prev == "" {
-			return nil
+	return s.editShelf(ctx, id, in.Room, func(tx Tx, sh *Shelf) (bool, error) {
+		if prev = sh.Explaining; prev == "" {
+			return false, nil
 		}
 		sh.Explaining, sh.ExplainSince = "", 0
-		if err := tx.PutShelf(sh); err != nil {
-			return err
-		}
-		return s.emit(tx, id.Tenant, "explain.stopped", map[string]any{"tenant": id.Tenant, "room": in.Room, "product": prev, "reason": "stopped"})
-	})
-	if err != nil {
-		return nil, err
-	}
-	if prev != "" {
+		return true, s.emit(tx, id.Tenant, "explain.stopped", shelfMsg(sh, "product", prev, "reason", "stopped"))
+	}, func() {
 		s.publish(ctx, id.Tenant, in.Room, "shop.explain.stop", id.User, explainEvent{Product: prev, Reason: "stopped"})
-	}
-	return out, nil
+	})
 }
 
 // SetStock sets a product's sellable quantity (the vendor's restock or

@@ -350,17 +350,14 @@ func (s *Service) ClaimRedPacket(ctx context.Context, id *qun.Identity, in Claim
 	if err := qun.Validate(&in); err != nil {
 		return nil, err
 	}
-	var room qun.RoomID
-	if err := s.view(ctx, func(tx Tx) error {
+	room, err := s.requireIn(ctx, id, qun.RoleViewer, func(tx Tx) (qun.RoomID, error) {
 		p, err := tx.RedPacket(id.Tenant, in.Packet)
-		if err == nil {
-			room = p.Room
+		if err != nil {
+			return "", err
 		}
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	if err := s.hub.RequireRole(ctx, id, room, qun.RoleViewer); err != nil {
+		return p.Room, nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	key := in.Key
@@ -368,7 +365,7 @@ func (s *Service) ClaimRedPacket(ctx context.Context, id *qun.Identity, in Claim
 	hash := bodyHash(in)
 	var c *RedPacketClaim
 	fresh := false
-	err := s.update(ctx, func(tx Tx) error {
+	err = s.update(ctx, func(tx Tx) error {
 		ref, err := replayed(tx, id, "redpacket.claim", key, hash)
 		if err != nil {
 			return err
