@@ -1,7 +1,13 @@
-// Package postgres holds qun's PostgreSQL stores (pgx/v5, pgxpool): the
-// durable room event log for deployments of several nodes, and later the
-// feature packages' stores. A vendor who does not use PostgreSQL never
-// compiles this package in.
+// Package postgres holds qun's PostgreSQL stores (pgx/v5, pgxpool), for
+// deployments of several nodes sharing one database:
+//
+//	NewLogStore         qun.LogStore: the room event log
+//	NewChatStore        chat.Store
+//	NewLiveStore        live.Store
+//	NewWhiteboardStore  whiteboard.Store
+//
+// shop and replay have no PostgreSQL store yet: run them on one node. A
+// vendor who does not use PostgreSQL never compiles this package in.
 //
 // # Lifecycle
 //
@@ -35,6 +41,24 @@
 // Retention is the vendor's: deleting a room's oldest rows from
 // qun_log_events is safe; reading from before them answers too_old.
 //
+// # Feature stores
+//
+// Each passes its package's conformance suite (chattest, livetest,
+// whiteboardtest) and keeps the SQLite store's behaviour: ids that page
+// lists are COLLATE "C" (byte order, whatever the database locale), JSON is
+// kept byte for byte. Where the SQLite store relied on SQLite's single
+// writer, the PostgreSQL one takes a transaction-scoped advisory lock
+// instead, so that nodes take turns: chat.Store.Update per tenant (its
+// read-check-write sequences: member limits, code uses), whiteboard board
+// creation per room (the boards-per-room limit). Other writes lock the rows
+// they change (live.Store.Update reads FOR UPDATE).
+//
+// What the stores cannot give: chat serialises a group's changes with its
+// events by an in-memory lock per node (see chat's doc), so two nodes
+// changing one group at the same instant may publish their events in the
+// opposite order of their commits. The state stays consistent; only event
+// order may differ from commit order.
+//
 // # Concurrency
 //
 // All methods are safe for concurrent use.
@@ -42,7 +66,7 @@
 // # Tests
 //
 // The package runs logtest's conformance suite (with Reopen and
-// MultiWriter) against a real server: QUN_POSTGRES_URL, default
+// MultiWriter) and the feature packages' suites against a real server: QUN_POSTGRES_URL, default
 // postgres://postgres@127.0.0.1:5432/test?sslmode=disable, one schema per
 // test (pgtest). Unreachable, the tests skip with the reason; with CI=true
 // they fail instead.
