@@ -382,9 +382,7 @@ func (d *dbQ) stmt(q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-func (d *dbQ) exec(string, ...any) (sql.Result, error) {
-	return nil, errors.New("shop: write in a read-only view")
-}
+func (d *dbQ) exec(string, ...any) (sql.Result, error) { return nil, errReadOnly }
 
 func (d *dbQ) queryRow(q string, args ...any) row {
 	st, err := d.stmt(q)

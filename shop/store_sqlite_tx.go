@@ -18,6 +18,16 @@ type sqlTx struct {
 
 var _ Tx = (*sqlTx)(nil)
 
+var errReadOnly = errors.New("shop: write in a read-only view")
+
+// writeRow runs a writing statement that returns a row (RETURNING).
+func (t *sqlTx) writeRow(q string, args ...any) row {
+	if t.ro {
+		return row{err: errReadOnly}
+	}
+	return t.q.queryRow(q, args...)
+}
+
 func (t *sqlTx) get(what string, v any, q string, args ...any) error {
 	var data []byte
 	err := t.q.queryRow(q, args...).Scan(&data)
@@ -161,7 +171,7 @@ func (t *sqlTx) SetStock(tenant qun.TenantID, product ProductID, qty int64) erro
 
 func (t *sqlTx) AddStock(tenant qun.TenantID, product ProductID, delta int64) (int64, error) {
 	var n int64
-	err := t.q.queryRow(`UPDATE shop_stock SET qty=qty+? WHERE tenant=? AND product=? AND qty+? >= 0 RETURNING qty`,
+	err := t.writeRow(`UPDATE shop_stock SET qty=qty+? WHERE tenant=? AND product=? AND qty+? >= 0 RETURNING qty`,
 		delta, string(tenant), string(product), delta).Scan(&n)
 	if err == nil {
 		return n, nil
@@ -192,7 +202,7 @@ func (t *sqlTx) PutOrder(o *Order) error {
 
 func (t *sqlTx) AttachPayment(tenant qun.TenantID, id OrderID, ref, url string, now int64) (*Order, error) {
 	var data []byte
-	err := t.q.queryRow(`UPDATE shop_orders SET data=json_set(data, '$.payment_ref', ?, '$.pay_url', ?, '$.updated', ?)
+	err := t.writeRow(`UPDATE shop_orders SET data=json_set(data, '$.payment_ref', ?, '$.pay_url', ?, '$.updated', ?)
 		WHERE tenant=? AND id=? AND status='reserved' RETURNING data`, ref, url, now, string(tenant), string(id)).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t.Order(tenant, id)
@@ -426,7 +436,7 @@ func (t *sqlTx) DeleteEndpoint(id EndpointID) error {
 }
 
 func (t *sqlTx) Enqueue(m *Message) error {
-	return t.q.queryRow(`INSERT INTO shop_outbox (id, tenant, type, ts, body) VALUES (?,?,?,?,?) RETURNING seq`,
+	return t.writeRow(`INSERT INTO shop_outbox (id, tenant, type, ts, body) VALUES (?,?,?,?,?) RETURNING seq`,
 		m.ID, string(m.Tenant), m.Type, m.TS, m.Body).Scan(&m.Seq)
 }
 

@@ -587,10 +587,32 @@ func isolation(t *testing.T, s shop.Store) {
 }
 
 func readOnly(t *testing.T, s shop.Store) {
-	err := s.View(ctx, func(tx shop.Tx) error { return tx.PutShop(&shop.Shop{ID: "s1", Tenant: "t1"}) })
-	if err == nil {
-		t.Fatal("a write through View succeeded")
+	update(t, s, func(tx shop.Tx) error {
+		return errors.Join(tx.SetStock("t1", "p1", 5), tx.PutOrder(&shop.Order{ID: "o1", Tenant: "t1", Status: shop.StatusReserved}))
+	})
+	writes := map[string]func(tx shop.Tx) error{
+		"PutShop":       func(tx shop.Tx) error { return tx.PutShop(&shop.Shop{ID: "s1", Tenant: "t1"}) },
+		"AddStock":      func(tx shop.Tx) error { _, err := tx.AddStock("t1", "p1", -1); return err },
+		"AttachPayment": func(tx shop.Tx) error { _, err := tx.AttachPayment("t1", "o1", "r", "u", 1); return err },
+		"Enqueue":       func(tx shop.Tx) error { return tx.Enqueue(&shop.Message{ID: "m", Tenant: "t1", Type: "x", Body: []byte("{}")}) },
 	}
+	for name, w := range writes {
+		if err := s.View(ctx, w); err == nil {
+			t.Errorf("%s through View succeeded", name)
+		}
+	}
+	view(t, s, func(tx shop.Tx) error {
+		if n, _, _ := tx.Stock("t1", "p1"); n != 5 {
+			t.Errorf("stock %d after writes through View", n)
+		}
+		if o, _ := tx.Order("t1", "o1"); o.PaymentRef != "" {
+			t.Error("View attached a payment")
+		}
+		if ms, _ := tx.Messages(0, 10); len(ms) != 0 {
+			t.Error("View enqueued a message")
+		}
+		return nil
+	})
 }
 
 func closed(t *testing.T, s shop.Store) {
