@@ -594,7 +594,9 @@ func readOnly(t *testing.T, s shop.Store) {
 		"PutShop":       func(tx shop.Tx) error { return tx.PutShop(&shop.Shop{ID: "s1", Tenant: "t1"}) },
 		"AddStock":      func(tx shop.Tx) error { _, err := tx.AddStock("t1", "p1", -1); return err },
 		"AttachPayment": func(tx shop.Tx) error { _, err := tx.AttachPayment("t1", "o1", "r", "u", 1); return err },
-		"Enqueue":       func(tx shop.Tx) error { return tx.Enqueue(&shop.Message{ID: "m", Tenant: "t1", Type: "x", Body: []byte("{}")}) },
+		"Enqueue": func(tx shop.Tx) error {
+			return tx.Enqueue(&shop.Message{ID: "m", Tenant: "t1", Type: "x", Body: []byte("{}")})
+		},
 	}
 	for name, w := range writes {
 		if err := s.View(ctx, w); err == nil {
