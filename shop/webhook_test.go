@@ -343,10 +343,14 @@ func TestWebhookRestartWithoutLoss(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	phase1 := true
+	hanging := 0
 	rc := newReceiver(t, nil)
 	rc.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		p1 := phase1
+		if p1 {
+			hanging++
+		}
 		mu.Unlock()
 		if p1 {
 			select { // hang until the service gives up on the request
@@ -376,7 +380,11 @@ func TestWebhookRestartWithoutLoss(t *testing.T) {
 	eventually(t, "deliveries in flight", func() bool {
 		return count(t, e1.db, `SELECT COUNT(*) FROM shop_deliveries`) == n
 	})
-	time.Sleep(50 * time.Millisecond) // let attempts reach the hanging receiver
+	eventually(t, "attempts hanging in the receiver", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return hanging >= 16 // the default concurrency
+	})
 	if err := e1.svc.Close(); err != nil {
 		t.Fatal(err)
 	}
