@@ -517,34 +517,44 @@ func (s *logSuite) concurrentOneRoom(t *testing.T) {
 			}
 		}()
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				if err := st.Append(c, ref, mark(ref, fmt.Sprintf("w%d-%d", w, i))); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	appendConcurrently(t, c, []qun.RoomRef{ref}, writers, each, func(int, int) qun.LogStore { return st })
 	close(stop)
 	readers.Wait()
-	close(errs)
 	close(readErr)
-	for err := range errs {
-		t.Fatal(err)
-	}
 	for err := range readErr {
 		t.Fatal(err)
 	}
 	checkWriters(t, readAll(t, st, ref), writers, each)
 	if n := last(t, st, ref); n != writers*each {
 		t.Fatalf("Last = %d, want %d", n, writers*each)
+	}
+}
+
+// appendConcurrently runs `writers` goroutines per room, each appending
+// `each` events marked "w<w>-<i>" one by one, through store(w, i), and
+// fails the test on any error.
+func appendConcurrently(t *testing.T, c context.Context, refs []qun.RoomRef, writers, each int, store func(w, i int) qun.LogStore) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(refs)*writers)
+	for _, ref := range refs {
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					if err := store(w, i).Append(c, ref, mark(ref, fmt.Sprintf("w%d-%d", w, i))); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }
 
@@ -576,27 +586,7 @@ func (s *logSuite) concurrentManyRooms(t *testing.T) {
 	for r := range refs {
 		refs[r] = Ref(fmt.Sprintf("g:%d", r))
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, rooms*writers)
-	for _, ref := range refs {
-		for w := range writers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range each {
-					if err := st.Append(c, ref, mark(ref, fmt.Sprintf("w%d-%d", w, i))); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}()
-		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	appendConcurrently(t, c, refs, writers, each, func(int, int) qun.LogStore { return st })
 	for _, ref := range refs {
 		checkWriters(t, readAll(t, st, ref), writers, each)
 	}
@@ -807,28 +797,8 @@ func (s *logSuite) multiWriterTest(t *testing.T) {
 	}
 	refs := []qun.RoomRef{Ref("g:shared"), Ref("g:shared2")}
 	const writers, each = 8, 30
-	var wg sync.WaitGroup
-	errs := make(chan error, writers*len(refs))
-	for _, ref := range refs {
-		for w := range writers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range each {
-					st := stores[(w+i)%2] // alternate nodes, even within one writer
-					if err := st.Append(c, ref, mark(ref, fmt.Sprintf("w%d-%d", w, i))); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}()
-		}
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	// Alternate nodes, even within one writer.
+	appendConcurrently(t, c, refs, writers, each, func(w, i int) qun.LogStore { return stores[(w+i)%2] })
 	for _, ref := range refs {
 		for _, st := range stores {
 			checkWriters(t, readAll(t, st, ref), writers, each)

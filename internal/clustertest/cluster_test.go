@@ -284,29 +284,41 @@ func check(t *testing.T, c *clustertest.Cluster, readers []*reader, writers []*w
 	}
 }
 
+// startReaders starts a reader on each of nodes, following the room until
+// ctx ends; wait waits for them.
+func startReaders(ctx context.Context, t *testing.T, c *clustertest.Cluster, nodes ...*clustertest.Node) (readers []*reader, wait func()) {
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		r := newReader(t, c, fmt.Sprint("reader", i), n)
+		readers = append(readers, r)
+		wg.Add(1)
+		go func() { defer wg.Done(); r.run(ctx) }()
+	}
+	return readers, wg.Wait
+}
+
+// startWriters starts a writer on each of nodes, sending n texts paced by
+// pace; wait waits until they are done.
+func startWriters(ctx context.Context, t *testing.T, c *clustertest.Cluster, n int, pace time.Duration, nodes ...*clustertest.Node) (writers []*writer, wait func()) {
+	var wg sync.WaitGroup
+	for i, node := range nodes {
+		w := &writer{c: c, t: t, name: fmt.Sprint("writer", i), node: node, accepted: map[string]uint64{}}
+		writers = append(writers, w)
+		wg.Add(1)
+		go func() { defer wg.Done(); w.run(ctx, n, pace) }()
+	}
+	return writers, wg.Wait
+}
+
 // Clients on different nodes in one room see the same events in the same
 // order, whichever node each event was sent through.
 func TestNodesShareRoomOrder(t *testing.T) {
 	c := clustertest.New(t, clustertest.Options{Nodes: 3, Setup: openRooms})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var readers []*reader
-	var wg sync.WaitGroup
-	for i, n := range c.Nodes {
-		r := newReader(t, c, fmt.Sprint("reader", i), n)
-		readers = append(readers, r)
-		wg.Add(1)
-		go func() { defer wg.Done(); r.run(ctx) }()
-	}
-	var writers []*writer
-	var wwg sync.WaitGroup
-	for i, n := range c.Nodes {
-		w := &writer{c: c, t: t, name: fmt.Sprint("writer", i), node: n, accepted: map[string]uint64{}}
-		writers = append(writers, w)
-		wwg.Add(1)
-		go func() { defer wwg.Done(); w.run(ctx, 60, 0) }()
-	}
-	wwg.Wait()
+	readers, readersDone := startReaders(ctx, t, c, c.Nodes...)
+	writers, writersDone := startWriters(ctx, t, c, 60, 0, c.Nodes...)
+	writersDone()
 	check(t, c, readers, writers)
 	for _, w := range writers {
 		if len(w.accepted) != 60 {
@@ -314,7 +326,7 @@ func TestNodesShareRoomOrder(t *testing.T) {
 		}
 	}
 	cancel()
-	wg.Wait()
+	readersDone()
 }
 
 // A node dies while its clients read and write: no accepted message is
@@ -324,32 +336,18 @@ func TestNodeDiesMidStream(t *testing.T) {
 	c := clustertest.New(t, clustertest.Options{Nodes: 3, Setup: openRooms})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var readers []*reader
-	var wg sync.WaitGroup
-	for i, n := range []*clustertest.Node{c.Nodes[0], c.Nodes[0], c.Nodes[1], c.Nodes[2]} {
-		r := newReader(t, c, fmt.Sprint("reader", i), n)
-		readers = append(readers, r)
-		wg.Add(1)
-		go func() { defer wg.Done(); r.run(ctx) }()
-	}
-	var writers []*writer
-	var wwg sync.WaitGroup
-	for i, n := range []*clustertest.Node{c.Nodes[0], c.Nodes[0], c.Nodes[1]} {
-		w := &writer{c: c, t: t, name: fmt.Sprint("writer", i), node: n, accepted: map[string]uint64{}}
-		writers = append(writers, w)
-		wwg.Add(1)
-		go func() { defer wwg.Done(); w.run(ctx, 150, time.Millisecond) }()
-	}
+	readers, readersDone := startReaders(ctx, t, c, c.Nodes[0], c.Nodes[0], c.Nodes[1], c.Nodes[2])
+	writers, writersDone := startWriters(ctx, t, c, 150, time.Millisecond, c.Nodes[0], c.Nodes[0], c.Nodes[1])
 	for deadline := time.Now().Add(20 * time.Second); writers[0].count() < 40; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("writers too slow")
 		}
 	}
 	c.Nodes[0].Kill(t)
-	wwg.Wait()
+	writersDone()
 	check(t, c, readers, writers)
 	cancel()
-	wg.Wait()
+	readersDone()
 	for _, r := range readers[:2] {
 		if r.moves == 0 {
 			t.Fatalf("%s never moved off the dead node", r.name)
@@ -374,22 +372,8 @@ func TestNATSRestart(t *testing.T) {
 	c := clustertest.New(t, clustertest.Options{Nodes: 2, NATSURL: srv.ClientURL(), Setup: openRooms})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var readers []*reader
-	var wg sync.WaitGroup
-	for i, n := range c.Nodes {
-		r := newReader(t, c, fmt.Sprint("reader", i), n)
-		readers = append(readers, r)
-		wg.Add(1)
-		go func() { defer wg.Done(); r.run(ctx) }()
-	}
-	var writers []*writer
-	var wwg sync.WaitGroup
-	for i, n := range c.Nodes {
-		w := &writer{c: c, t: t, name: fmt.Sprint("writer", i), node: n, accepted: map[string]uint64{}}
-		writers = append(writers, w)
-		wwg.Add(1)
-		go func() { defer wwg.Done(); w.run(ctx, 100, 2*time.Millisecond) }()
-	}
+	readers, readersDone := startReaders(ctx, t, c, c.Nodes...)
+	writers, writersDone := startWriters(ctx, t, c, 100, 2*time.Millisecond, c.Nodes...)
 	for deadline := time.Now().Add(20 * time.Second); writers[0].count() < 30; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("writers too slow")
@@ -399,10 +383,10 @@ func TestNATSRestart(t *testing.T) {
 	srv.WaitForShutdown()
 	time.Sleep(300 * time.Millisecond)
 	natstest.Start(t, port)
-	wwg.Wait()
+	writersDone()
 	check(t, c, readers, writers)
 	cancel()
-	wg.Wait()
+	readersDone()
 	for _, w := range writers {
 		if len(w.accepted) != 100 {
 			t.Fatalf("%s: %d of 100 accepted: a NATS outage must not fail publishing", w.name, len(w.accepted))
