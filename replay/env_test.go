@@ -116,7 +116,9 @@ func (te *testEnv) newService(t testing.TB, e *qtest.Env, tweak func(*Config)) *
 }
 
 // path returns the file of track key.
-func (te *testEnv) path(key string) string { return filepath.Join(te.dir, "media", filepath.FromSlash(key)) }
+func (te *testEnv) path(key string) string {
+	return filepath.Join(te.dir, "media", filepath.FromSlash(key))
+}
 
 // record starts a recording of live in group, plays the tracks through the
 // fake live, stops the recording at stopAt and returns the pending replay.

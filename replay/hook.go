@@ -3,42 +3,30 @@ package replay
 import (
 	"context"
 
-	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
 	"github.com/qunkit/qun"
+	"github.com/qunkit/qun/live"
 )
 
-// The recorder hook, in the shape package live defines it (live.TrackInfo,
-// live.TrackWriter, live.Recorder). TODO: become aliases of live's types
-// once package live builds.
-
-// TrackInfo describes a published track to a Recorder.
-type TrackInfo struct {
-	LiveID      string
-	TrackID     string
-	Publisher   qun.UserID
-	Kind        string // "audio" or "video"
-	Source      string // camera, microphone, screen, screen_audio
-	MimeType    string // "video/VP8", "audio/opus", "video/H264"
-	ClockRate   uint32
-	Channels    uint16
-	SDPFmtpLine string
-}
-
-// TrackWriter receives one track's packets; calls are sequential.
-type TrackWriter interface {
-	WriteRTP(*rtp.Packet) error
-	WriteRTCP([]rtcp.Packet) error
-	Close() error
-}
-
-// Recorder is asked for a TrackWriter for every track of a live.
-type Recorder interface {
-	TrackStarted(ctx context.Context, t TrackInfo) (TrackWriter, error)
-}
+// The recorder hook is package live's: live calls TrackStarted for every
+// track of a live it is attached to, and the TrackWriter it gets back
+// receives that track's RTP and sender reports on a goroutine of its own.
+type (
+	TrackInfo   = live.TrackInfo
+	TrackWriter = live.TrackWriter
+	Recorder    = live.Recorder
+)
 
 // Lives attaches recorders to lives; *live.Service implements it.
 type Lives interface {
 	// AttachRecorder starts delivering live's tracks to r until detach.
 	AttachRecorder(ctx context.Context, tenant qun.TenantID, live qun.RoomID, r Recorder) (detach func(), err error)
 }
+
+// liveInfo is what replay.start asks a Lives that can tell (as
+// *live.Service does): the live's group and title.
+type liveInfo interface {
+	Get(ctx context.Context, id *qun.Identity, live string) (*live.Info, error)
+}
+
+var _ Lives = (*live.Service)(nil)
+var _ liveInfo = (*live.Service)(nil)

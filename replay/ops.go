@@ -2,8 +2,10 @@ package replay
 
 import (
 	"context"
+	"strings"
 
 	"github.com/qunkit/qun"
+	"github.com/qunkit/qun/live"
 )
 
 // The replay.* ops (docs/ops/replay.md): thin wrappers over the Go API.
@@ -24,21 +26,39 @@ type startReq struct {
 	Rooms []qun.RoomID `json:"rooms" validate:"max=8,dive,required,max=128"`
 }
 
-// opStart lets a live's owner record it, with its group's chat.
+// opStart lets a live's host (the owner of its room) record it. When
+// Config.Lives can describe the live (*live.Service can), the replay's
+// group and title are the live's own; otherwise the caller names the
+// group and must be a member of it.
 func (s *Service) opStart(ctx context.Context, c *qun.Call) (any, error) {
 	var req startReq
 	if err := c.Bind(&req); err != nil {
 		return nil, err
 	}
 	id := c.Identity()
-	if !id.Has(qun.GrantAdmin) {
-		if err := s.hub.RequireRole(ctx, id, req.Live, qun.RoleOwner); err != nil {
+	if err := s.hub.RequireRole(ctx, id, req.Live, qun.RoleOwner); err != nil && !id.Has(qun.GrantAdmin) {
+		return nil, err
+	}
+	if li, ok := s.cfg.Lives.(liveInfo); ok {
+		lid, _ := strings.CutPrefix(string(req.Live), live.RoomKind+":")
+		info, err := li.Get(ctx, id, lid)
+		if err != nil {
 			return nil, err
 		}
-		for _, room := range append([]qun.RoomID{req.Group}, req.Rooms...) {
-			if room == "" {
-				continue
-			}
+		if req.Group != "" && req.Group != info.Group {
+			return nil, &qun.Error{Code: qun.CodeInvalid, Message: "the live belongs to another group", Field: "group"}
+		}
+		req.Group = info.Group
+		if req.Title == "" {
+			req.Title = info.Title
+		}
+	} else if req.Group != "" && !id.Has(qun.GrantAdmin) {
+		if err := s.hub.RequireRole(ctx, id, req.Group, qun.RoleMember); err != nil {
+			return nil, err
+		}
+	}
+	if !id.Has(qun.GrantAdmin) {
+		for _, room := range req.Rooms {
 			if err := s.hub.RequireRole(ctx, id, room, qun.RoleMember); err != nil {
 				return nil, err
 			}

@@ -50,6 +50,8 @@ type recording struct {
 	stopped bool
 	lost    bool // another process took the recording over
 	detach  func()
+	endAt   time.Time // when the live ended, if it did before stop
+	beating bool      // the heartbeat goroutine runs
 
 	beatStop chan struct{}
 	beatDone chan struct{}
@@ -119,7 +121,7 @@ func (rec *recording) TrackStarted(_ context.Context, info TrackInfo) (TrackWrit
 	t.id = id
 	rec.tracks = append(rec.tracks, t)
 	rec.snaps = append(rec.snaps, trackSnap{meta: Track{
-		ID: id, Kind: kind, Source: info.Source, Publisher: info.Publisher, Codec: c.String(), MimeType: mime,
+		ID: id, Kind: kind, Source: string(info.Source), Publisher: info.Publisher, Codec: c.String(), MimeType: mime,
 		Key: rec.prefix + id + "." + ext,
 	}})
 	return t, nil
@@ -188,17 +190,39 @@ func (rec *recording) persist(heartbeat bool) {
 }
 
 // heartbeat shows the recording is alive and saves track progress, so
-// that a recovery after a crash knows every file and where it goes.
-func (rec *recording) heartbeat(every time.Duration) {
+// that a recovery after a crash knows every file and where it goes. It
+// also watches the live room's log for the live's end, which stops the
+// recording (ended is called once, on this goroutine).
+func (rec *recording) heartbeat(every time.Duration, ended func(at time.Time)) {
 	defer close(rec.beatDone)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	ref := qun.RoomRef{Tenant: rec.r.Tenant, Room: rec.r.Live}
+	after := rec.r.Rooms[0].After // the live room comes first
 	for {
 		select {
 		case <-rec.beatStop:
 			return
 		case <-t.C:
 			rec.persist(true)
+			if ended == nil {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(rec.ctx, every)
+			evs, err := rec.svc.hub.Log().Read(ctx, ref, after, 100)
+			cancel()
+			if err != nil {
+				rec.log.Debug("watching the live's log", zap.Error(err))
+				continue
+			}
+			for _, ev := range evs {
+				after = ev.Seq
+				if ev.Type == rec.svc.cfg.EndEvent {
+					ended(time.UnixMilli(ev.TS))
+					ended = nil
+					break
+				}
+			}
 		}
 	}
 }
@@ -231,10 +255,18 @@ func (rec *recording) stop(abort bool) *Replay {
 			}
 		}
 		close(rec.beatStop)
-		<-rec.beatDone
+		rec.mu.Lock()
+		beating := rec.beating
+		rec.mu.Unlock()
+		if beating {
+			<-rec.beatDone
+		}
 		rec.cancel()
 		rec.mu.Lock()
 		rec.r.EndedAt = rec.svc.now()
+		if !rec.endAt.IsZero() && rec.endAt.Before(rec.r.EndedAt) {
+			rec.r.EndedAt = rec.endAt
+		}
 		rec.mu.Unlock()
 		if !abort {
 			rec.persist(true)

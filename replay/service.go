@@ -51,6 +51,10 @@ type Config struct {
 	// MaxEvents bounds a timeline's events (the rest are left out and
 	// logged). Zero means 200,000.
 	MaxEvents int
+	// EndEvent is the event type in the live's room that says the live
+	// ended: its recording then stops by itself (checked every Heartbeat).
+	// Zero means "live.ended".
+	EndEvent string
 	// EventFilter, if set, decides which room events go on the timeline.
 	// Nil keeps every durable event.
 	EventFilter func(*qun.Event) bool
@@ -86,6 +90,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.EndEvent == "" {
+		c.EndEvent = "live.ended"
 	}
 }
 
@@ -230,10 +237,29 @@ func (s *Service) start(ctx context.Context, o StartOptions) (*recording, error)
 		return nil, err
 	}
 	rec.mu.Lock()
-	rec.detach = detach
+	rec.detach, rec.beating = detach, true
 	rec.mu.Unlock()
-	go rec.heartbeat(s.cfg.Heartbeat)
+	go rec.heartbeat(s.cfg.Heartbeat, func(at time.Time) { s.liveEnded(rec, at) })
 	return rec, nil
+}
+
+// liveEnded stops rec because its live ended at at. It runs on rec's
+// heartbeat goroutine, which rec.stop waits for: the stop runs on a
+// goroutine of the Service's.
+func (s *Service) liveEnded(rec *recording, at time.Time) {
+	rec.mu.Lock()
+	rec.endAt = at
+	rec.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if !s.claim(rec) {
+			return // being stopped already
+		}
+		if _, err := s.finish(context.Background(), rec.stop(false)); err != nil {
+			s.log.Error("finishing a recording after its live ended", zap.String("replay", rec.r.ID), zap.Error(err))
+		}
+	}()
 }
 
 // Stop ends a recording: its files are finalised, its timeline written,
@@ -255,9 +281,10 @@ func (s *Service) Stop(ctx context.Context, tenant qun.TenantID, id string) (*Re
 		}
 		return s.recover(ctx, r)
 	}
-	r := rec.stop(false)
-	s.forget(rec)
-	return s.finish(ctx, r)
+	if !s.claim(rec) {
+		return nil, qun.Errorf(qun.CodeConflict, "the recording is stopping")
+	}
+	return s.finish(ctx, rec.stop(false))
 }
 
 // StopLive stops the recording of live, if there is one on this process.
@@ -271,13 +298,20 @@ func (s *Service) StopLive(ctx context.Context, tenant qun.TenantID, live qun.Ro
 	return s.Stop(ctx, tenant, rec.r.ID)
 }
 
-func (s *Service) forget(rec *recording) {
+// claim takes rec out of the active recordings; only the caller that gets
+// true stops and finishes it.
+func (s *Service) claim(rec *recording) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.active[activeKey{rec.r.Tenant, string(rec.r.Live)}] == rec {
-		delete(s.active, activeKey{rec.r.Tenant, string(rec.r.Live)})
+	k := activeKey{rec.r.Tenant, rec.r.ID}
+	if s.byID[k] != rec {
+		return false
 	}
-	delete(s.byID, activeKey{rec.r.Tenant, rec.r.ID})
+	delete(s.byID, k)
+	if lk := (activeKey{rec.r.Tenant, string(rec.r.Live)}); s.active[lk] == rec {
+		delete(s.active, lk)
+	}
+	return true
 }
 
 // finish turns a stopped recording into a pending replay: duration,
@@ -312,9 +346,10 @@ func (s *Service) Close() error {
 	s.mu.Unlock()
 	var errs []error
 	for _, rec := range recs {
-		r := rec.stop(false)
-		s.forget(rec)
-		if _, err := s.finish(context.Background(), r); err != nil {
+		if !s.claim(rec) {
+			continue
+		}
+		if _, err := s.finish(context.Background(), rec.stop(false)); err != nil {
 			errs = append(errs, err)
 		}
 	}
