@@ -3,7 +3,8 @@ package qun
 import (
 	"bytes"
 	"context"
-	"io"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,74 +15,84 @@ import (
 	"github.com/coder/websocket"
 )
 
-// tcpPair returns the two ends of a loopback TCP connection.
-func tcpPair(t *testing.T) (net.Conn, net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := <-accepted
-	if b == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { a.Close(); b.Close() })
-	return a, b
-}
-
-// TestOutConnCork: while corked, writes (small ones copied, since the
-// writer's buffer is reused, large ones referenced) reach the peer only at
-// uncork, whole and in order; uncorked writes go straight out.
-func TestOutConnCork(t *testing.T) {
-	a, b := tcpPair(t)
-	out := &outConn{Conn: a}
-	scratch := make([]byte, connWriteBuffer)
-	small := func(s string) { // as bufio does: its own buffer, reused after
-		n := copy(scratch, s)
-		if _, err := out.Write(scratch[:n]); err != nil {
-			t.Fatal(err)
-		}
-		copy(scratch, strings.Repeat("#", len(scratch)))
-	}
-	large := strings.Repeat("L", 3*connWriteBuffer)
-	out.cork()
-	small("h1")
-	small("h2")
-	if _, err := out.Write([]byte(large)); err != nil {
-		t.Fatal(err)
-	}
-	small("t1")
-	_ = b.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	if n, _ := b.Read(make([]byte, 1)); n != 0 {
-		t.Fatal("corked bytes went out")
-	}
-	if err := out.uncork(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := out.Write([]byte("u1")); err != nil { // uncorked
-		t.Fatal(err)
-	}
-	want := "h1h2" + large + "t1u1"
-	got := make([]byte, len(want))
-	_ = b.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.ReadFull(b, got); err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != want {
-		t.Fatalf("peer got %q", got)
-	}
-	if len(out.bufs) != 0 || len(out.small) != 0 {
-		t.Fatal("uncork kept buffers")
+// TestOutConnFrames: data frames written straight to the socket, of each
+// length encoding, over TCP (writev) and over a connection without writev,
+// reach a WebSocket client whole and in order while the library writes its
+// own control frames (pings) on the same connection; after endData no data
+// frame goes out.
+func TestOutConnFrames(t *testing.T) {
+	sizes := []int{0, 1, 125, 126, 1000, 65535, 65536, 200_000}
+	for _, vectored := range []bool{true, false} {
+		t.Run(fmt.Sprintf("vectored=%v", vectored), func(t *testing.T) {
+			done := make(chan error, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				out := &outConn{}
+				conn, err := websocket.Accept(hijackSmall(w, out), r, nil)
+				if err != nil {
+					done <- err
+					return
+				}
+				defer conn.CloseNow()
+				if out.vectored != vectored {
+					out.vectored = vectored // exercise the other path too
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				go func() { _, _, _ = conn.Read(ctx) }() // reads the pongs
+				pings := make(chan error, 1)
+				go func() {
+					var err error
+					for i := 0; i < 20 && err == nil; i++ {
+						err = conn.Ping(ctx)
+					}
+					pings <- err
+				}()
+				for round := range 20 {
+					for _, n := range sizes {
+						if err := out.writeText(bytes.Repeat([]byte{byte('a' + round)}, n)); err != nil {
+							done <- err
+							return
+						}
+					}
+				}
+				if err := <-pings; err != nil {
+					done <- fmt.Errorf("ping: %w", err)
+					return
+				}
+				out.endData()
+				if err := out.writeText([]byte("late")); !errors.Is(err, net.ErrClosed) {
+					done <- fmt.Errorf("write after endData: %v", err)
+					return
+				}
+				done <- conn.Close(websocket.StatusNormalClosure, "")
+			}))
+			defer srv.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			c.SetReadLimit(1 << 20)
+			for round := range 20 {
+				for _, n := range sizes {
+					typ, msg, err := c.Read(ctx)
+					if err != nil {
+						t.Fatalf("round %d size %d: %v", round, n, err)
+					}
+					if typ != websocket.MessageText || !bytes.Equal(msg, bytes.Repeat([]byte{byte('a' + round)}, n)) {
+						t.Fatalf("round %d size %d: got %d bytes", round, n, len(msg))
+					}
+				}
+			}
+			if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+				t.Fatalf("after the data: %v", err)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
@@ -104,13 +115,8 @@ func TestHijackSmallKeepsEarlyBytes(t *testing.T) {
 			return
 		}
 		got <- string(msg)
-		// A write through the corked path reaches the client.
-		out.cork()
-		err = conn.Write(context.Background(), websocket.MessageText, bytes.Repeat([]byte("x"), 4*connWriteBuffer))
-		if uerr := out.uncork(); err == nil {
-			err = uerr
-		}
-		if err != nil {
+		// A data frame written straight to the socket reaches the client.
+		if err := out.writeText(bytes.Repeat([]byte("x"), 4*connWriteBuffer)); err != nil {
 			got <- "write: " + err.Error()
 		}
 		_, _, _ = conn.Read(context.Background()) // until the client closes

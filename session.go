@@ -139,7 +139,10 @@ func (s *Session) Close(reason *Error) {
 			t.Stop()
 		}
 		// Close sends the close frame and waits (bounded) for the client's;
-		// the read loop then ends on its own.
+		// the read loop then ends on its own. No data frame may follow.
+		if s.out != nil {
+			s.out.endData()
+		}
 		_ = s.conn.Close(closeStatus, string(reason.Code))
 		s.cancel()
 	}()

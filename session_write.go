@@ -191,12 +191,13 @@ func (s *Session) flushOnce(w *writer) (more bool) {
 	return more
 }
 
-// write sends batch as few WebSocket messages, each one frame. It passes
-// the websocket library a context without a Done channel, which spares a
-// context and an AfterFunc per write (a tenth of the fan-out's CPU); the
-// writer's timers bound the write instead: stall hands the writer's place
-// in the pool to another after stallAfter, close closes the connection
-// after WriteTimeout, which ends the write (Session.Close does too).
+// write sends batch as few WebSocket messages, each one frame, straight to
+// the socket (outConn.writeText) or, if the Hub did not wrap it, through the
+// websocket library with a context without a Done channel, which spares a
+// context and an AfterFunc per write. The writer's timers bound the write:
+// stall hands the writer's place in the pool to another after stallAfter,
+// close closes the connection after WriteTimeout, which ends the write
+// (Session.Close does too).
 func (s *Session) write(w *writer, batch [][]byte) error {
 	w.cur.Store(s)
 	w.state.Store(wsWriting)
@@ -220,14 +221,11 @@ func (s *Session) write(w *writer, batch [][]byte) error {
 			}
 			msg, *bp = b, b
 		}
+		var err error
 		if s.out != nil {
-			s.out.cork()
-		}
-		err := s.conn.Write(context.Background(), websocket.MessageText, msg)
-		if s.out != nil {
-			if uerr := s.out.uncork(); err == nil {
-				err = uerr
-			}
+			err = s.out.writeText(msg)
+		} else {
+			err = s.conn.Write(context.Background(), websocket.MessageText, msg)
 		}
 		if bp != nil {
 			batchBufs.Put(bp)
