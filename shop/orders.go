@@ -180,14 +180,25 @@ func (s *Service) checkoutOrder(ctx context.Context, id *qun.Identity, o *Order,
 		s.releaseFailedCheckout(ctx, id, o.ID, key)
 		return nil, err
 	}
+	now := s.now()
+	attached := false
+	var cur *Order
 	err = s.update(ctx, func(tx Tx) (err error) {
-		// An order expired or cancelled meanwhile comes back unchanged.
-		o, err = tx.AttachPayment(id.Tenant, o.ID, res.PaymentRef, res.URL, s.now())
+		if attached, err = tx.AttachPayment(id.Tenant, o.ID, res.PaymentRef, res.URL, now); err != nil || attached {
+			return err
+		}
+		cur, err = tx.Order(id.Tenant, o.ID) // expired or cancelled meanwhile
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	if !attached {
+		return cur, nil
+	}
+	withPay := *o
+	withPay.PaymentRef, withPay.PayURL, withPay.Updated = res.PaymentRef, res.URL, now
+	o = &withPay
 	if res.Paid {
 		return s.transition(ctx, id.Tenant, o.ID, StatusPaid, res.PaymentRef)
 	}

@@ -52,10 +52,11 @@ type Tx interface {
 
 	Order(tenant qun.TenantID, id OrderID) (*Order, error)
 	PutOrder(o *Order) error
-	// AttachPayment records Checkout's reference and URL on a reserved
-	// order and returns it; an order no longer reserved is returned
-	// unchanged. It is PutOrder without the read, for the hot path.
-	AttachPayment(tenant qun.TenantID, id OrderID, ref, url string, now int64) (*Order, error)
+	// AttachPayment records Checkout's reference and URL (and Updated) on
+	// a reserved order: PutOrder without the read, for the buyers' hot
+	// path. It reports false, changing nothing, if the order is no longer
+	// reserved; an unknown order answers CodeNotFound.
+	AttachPayment(tenant qun.TenantID, id OrderID, ref, url string, now int64) (bool, error)
 	// DueOrders lists reserved orders of any tenant with ExpiresAt ≤ now.
 	DueOrders(now int64, limit int) ([]Ref, error)
 

@@ -64,7 +64,8 @@ CREATE TABLE shop_shelf_items (tenant TEXT NOT NULL, product TEXT NOT NULL, room
 CREATE TABLE shop_stock (tenant TEXT NOT NULL, product TEXT NOT NULL, qty INTEGER NOT NULL CHECK (qty >= 0),
 	PRIMARY KEY (tenant, product)) WITHOUT ROWID;
 CREATE TABLE shop_orders (tenant TEXT NOT NULL, id TEXT NOT NULL, status TEXT NOT NULL, expires INTEGER NOT NULL,
-	room TEXT NOT NULL, sharer TEXT NOT NULL, total INTEGER NOT NULL, data BLOB NOT NULL);
+	room TEXT NOT NULL, sharer TEXT NOT NULL, total INTEGER NOT NULL,
+	pay_ref TEXT NOT NULL, pay_url TEXT NOT NULL, updated INTEGER NOT NULL, data BLOB NOT NULL);
 CREATE UNIQUE INDEX shop_orders_id ON shop_orders (tenant, id);
 CREATE INDEX shop_orders_due ON shop_orders (expires) WHERE status = 'reserved';
 CREATE INDEX shop_orders_sharer ON shop_orders (tenant, room, sharer) WHERE sharer != '';

@@ -187,31 +187,55 @@ func (t *sqlTx) AddStock(tenant qun.TenantID, product ProductID, delta int64) (i
 	return 0, qun.Errorf(qun.CodeExhausted, "sold out")
 }
 
+// Orders keep payment_ref, pay_url and updated in columns that override
+// the JSON, so that recording Checkout's answer (AttachPayment, once per
+// buyer) is a small UPDATE rather than a rewrite of the document.
 func (t *sqlTx) Order(tenant qun.TenantID, id OrderID) (*Order, error) {
 	var o Order
-	return &o, t.get("order", &o, `SELECT data FROM shop_orders WHERE tenant=? AND id=?`, string(tenant), string(id))
+	var data []byte
+	err := t.q.queryRow(`SELECT data, pay_ref, pay_url, updated FROM shop_orders WHERE tenant=? AND id=?`, string(tenant), string(id)).
+		Scan(&data, &o.PaymentRef, &o.PayURL, &o.Updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("order")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("shop: read order: %w", err)
+	}
+	ref, url, updated := o.PaymentRef, o.PayURL, o.Updated
+	if err := json.Unmarshal(data, &o); err != nil {
+		return nil, fmt.Errorf("shop: decode order: %w", err)
+	}
+	o.PaymentRef, o.PayURL, o.Updated = ref, url, updated
+	return &o, nil
 }
 
 func (t *sqlTx) PutOrder(o *Order) error {
-	_, err := t.exec("order", `INSERT INTO shop_orders (tenant, id, status, expires, room, sharer, total, data) VALUES (?,?,?,?,?,?,?,?)
+	_, err := t.exec("order", `INSERT INTO shop_orders (tenant, id, status, expires, room, sharer, total, pay_ref, pay_url, updated, data)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (tenant, id) DO UPDATE SET status=excluded.status, expires=excluded.expires, room=excluded.room,
-		sharer=excluded.sharer, total=excluded.total, data=excluded.data`,
-		string(o.Tenant), string(o.ID), string(o.Status), o.ExpiresAt, string(o.Room), string(o.Sharer), o.Total.Amount, mustJSON(o))
+		sharer=excluded.sharer, total=excluded.total, pay_ref=excluded.pay_ref, pay_url=excluded.pay_url,
+		updated=excluded.updated, data=excluded.data`,
+		string(o.Tenant), string(o.ID), string(o.Status), o.ExpiresAt, string(o.Room), string(o.Sharer), o.Total.Amount,
+		o.PaymentRef, o.PayURL, o.Updated, mustJSON(o))
 	return err
 }
 
-func (t *sqlTx) AttachPayment(tenant qun.TenantID, id OrderID, ref, url string, now int64) (*Order, error) {
-	var data []byte
-	err := t.writeRow(`UPDATE shop_orders SET data=json_set(data, '$.payment_ref', ?, '$.pay_url', ?, '$.updated', ?)
-		WHERE tenant=? AND id=? AND status='reserved' RETURNING data`, ref, url, now, string(tenant), string(id)).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return t.Order(tenant, id)
+func (t *sqlTx) AttachPayment(tenant qun.TenantID, id OrderID, ref, url string, now int64) (bool, error) {
+	if t.ro {
+		return false, errReadOnly
 	}
+	res, err := t.exec("order", `UPDATE shop_orders SET pay_ref=?, pay_url=?, updated=? WHERE tenant=? AND id=? AND status='reserved'`,
+		ref, url, now, string(tenant), string(id))
 	if err != nil {
-		return nil, fmt.Errorf("shop: attach payment: %w", err)
+		return false, err
 	}
-	var o Order
-	return &o, json.Unmarshal(data, &o)
+	if n, _ := res.RowsAffected(); n == 1 {
+		return true, nil
+	}
+	if _, err := t.Order(tenant, id); err != nil {
+		return false, err
+	}
+	return false, nil
 }
 
 func (t *sqlTx) DueOrders(now int64, limit int) ([]Ref, error) {

@@ -120,9 +120,13 @@ func objects(t *testing.T, s shop.Store) {
 		return nil
 	})
 	update(t, s, func(tx shop.Tx) error {
-		got, err := tx.AttachPayment("t1", "o1", "ref", "https://pay", 7)
-		if err != nil || got.PaymentRef != "ref" || got.PayURL != "https://pay" || got.Updated != 7 || got.Buyer != "bob" {
-			t.Errorf("attach payment %+v %v", got, err)
+		ok, err := tx.AttachPayment("t1", "o1", "ref", "https://pay", 7)
+		if !ok || err != nil {
+			t.Errorf("attach payment: %v %v", ok, err)
+		}
+		got, err := tx.Order("t1", "o1")
+		if err != nil || got.PaymentRef != "ref" || got.PayURL != "https://pay" || got.Updated != 7 || got.Buyer != "bob" || got.Total != cny(200) {
+			t.Errorf("order after attach payment %+v %v", got, err)
 		}
 		return err
 	})
@@ -136,9 +140,10 @@ func objects(t *testing.T, s shop.Store) {
 		return nil
 	})
 	update(t, s, func(tx shop.Tx) error {
-		got, err := tx.AttachPayment("t1", "o1", "late", "", 8)
-		if err != nil || got.PaymentRef != "" || got.Status != shop.StatusPaid {
-			t.Errorf("attach payment to a paid order changed it: %+v %v", got, err)
+		ok, err := tx.AttachPayment("t1", "o1", "late", "", 8)
+		got, _ := tx.Order("t1", "o1")
+		if ok || err != nil || got.PaymentRef != "" || got.Updated == 8 {
+			t.Errorf("attach payment to a paid order changed it: %v %+v %v", ok, got, err)
 		}
 		if _, err := tx.AttachPayment("t2", "o1", "x", "", 8); qun.ErrorCode(err) != qun.CodeNotFound {
 			t.Errorf("attach payment across tenants: %v", err)
