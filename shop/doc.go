@@ -62,8 +62,9 @@
 // (WebhookConfig), later if the endpoint's Retry-After asks; an endpoint
 // answering 410 Gone is disabled (its pending deliveries wait for
 // EnableEndpoint; messages enqueued while it is disabled are not sent to
-// it). Delivery is at least once: an attempt cut short by Close is made
-// again after a restart; receivers dedupe on webhook-id. Verifier and
+// it). Delivery is at least once and not in order: an attempt cut short by
+// Close is made again after a restart, and retries overtake; receivers
+// dedupe on webhook-id and order by the data's own fields. Verifier and
 // Verify check signatures on the receiving side, in constant time with a
 // timestamp tolerance.
 //

@@ -216,7 +216,9 @@ type Service struct {
 }
 
 // New creates the Service, registers its "shop.*" ops on cfg.Hub and starts
-// its sweeper, stock publisher and webhook deliverer.
+// its sweeper, stock publisher and webhook deliverer. One Hub carries one
+// Service (registering the ops twice panics, like http.ServeMux); after a
+// restart, create both again.
 func New(cfg Config) (*Service, error) {
 	if cfg.Hub == nil {
 		return nil, errors.New("shop: Config.Hub is required")
