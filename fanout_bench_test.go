@@ -47,6 +47,7 @@ func BenchmarkFanout10k(b *testing.B) {
 		b.ReportAllocs()
 		child.resetLatency()
 		st0 := child.stats()
+		serverCPU0, clientCPU0 := cpuTime(), child.cpuTime()
 		start := time.Now()
 		for b.Loop() {
 			pace()
@@ -63,6 +64,7 @@ func BenchmarkFanout10k(b *testing.B) {
 			st = child.stats()
 		}
 		elapsed := time.Since(start)
+		serverCPU, clientCPU := cpuTime()-serverCPU0, child.cpuTime()-clientCPU0
 		if st.open != subscribers || st.gaps != 0 {
 			b.Fatalf("%d of %d subscribers open, %d gaps", st.open, subscribers, st.gaps)
 		}
@@ -74,6 +76,11 @@ func BenchmarkFanout10k(b *testing.B) {
 		b.ReportMetric(float64(p50)/1e6, "p50-ms")
 		b.ReportMetric(float64(p99)/1e6, "p99-ms")
 		b.ReportMetric(float64(maxLat)/1e6, "max-ms")
+		// CPU per delivery says how efficient each side is even when other
+		// processes share the machine and blur the wall-clock figures.
+		n := float64(st.delivered - st0.delivered)
+		b.ReportMetric(float64(serverCPU)/1e3/n, "server-cpu-µs/delivery")
+		b.ReportMetric(float64(clientCPU)/1e3/n, "client-cpu-µs/delivery")
 	}
 
 	b.Run("max", func(b *testing.B) {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,7 +39,8 @@ func init() {
 }
 
 // subscriberChild connects the subscribers, says "ready", then answers
-// commands on stdin until it closes: "s" stats, "l" latency, "r" reset latency.
+// commands on stdin until it closes: "s" stats, "l" latency, "r" reset
+// latency, "c" CPU time used.
 func subscriberChild() int {
 	if _, err := qload.RaiseFileLimit(); err != nil {
 		fmt.Println("error:", err)
@@ -82,6 +84,8 @@ func subscriberChild() int {
 		case "r":
 			subs.Latency().Reset()
 			fmt.Fprintln(out, "ok")
+		case "c":
+			fmt.Fprintln(out, int64(cpuTime()))
 		}
 		out.Flush()
 	}
@@ -164,6 +168,18 @@ func (p *subscriberProc) stats() childStats {
 func (p *subscriberProc) latency() (p50, p99, maxLat time.Duration, n int64) {
 	v := p.ask("l")
 	return time.Duration(v[0]), time.Duration(v[1]), time.Duration(v[2]), v[3]
+}
+
+// cpuTime is the child's CPU time so far.
+func (p *subscriberProc) cpuTime() time.Duration { return time.Duration(p.ask("c")[0]) }
+
+// cpuTime is the CPU time (user and system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (p *subscriberProc) resetLatency() {
