@@ -72,7 +72,14 @@ type testEnv struct {
 // a Service recording from fake lives into SQLite and t.TempDir().
 func newTestEnv(t testing.TB, tweak func(*Config)) *testEnv {
 	t.Helper()
-	te := &testEnv{lives: newFakeLives(), clock: newFakeClock(), roles: &roles{m: map[roleKey]qun.Role{}}, db: qtest.SQLite(t), dir: t.TempDir()}
+	return newTestEnvAt(t, qtest.SQLite(t), t.TempDir(), tweak)
+}
+
+// newTestEnvAt is newTestEnv on an existing database and media directory:
+// a process restarting after a crash.
+func newTestEnvAt(t testing.TB, db *sql.DB, dir string, tweak func(*Config)) *testEnv {
+	t.Helper()
+	te := &testEnv{lives: newFakeLives(), clock: newFakeClock(), roles: &roles{m: map[roleKey]qun.Role{}}, db: db, dir: dir}
 	logStore, err := qun.NewSQLiteLogStore(te.db, qun.SQLiteLogStoreConfig{})
 	if err != nil {
 		t.Fatal(err)

@@ -98,24 +98,31 @@ type srcFrame struct {
 // readFrames reads every frame of a file made by sourceMedia.
 func readFrames(t testing.TB, path string) []srcFrame {
 	t.Helper()
-	f, err := os.Open(path)
+	out, err := loadFrames(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return out
+}
+
+func loadFrames(path string) (out []srcFrame, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
 	defer f.Close()
-	var out []srcFrame
 	switch filepath.Ext(path) {
 	case ".ivf":
 		r, h, err := ivfreader.NewWith(f)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		for {
 			data, fh, err := r.ParseNextFrame()
 			if errors.Is(err, io.EOF) {
 				break
 			} else if err != nil {
-				t.Fatal(err)
+				return nil, err
 			}
 			at := time.Duration(fh.Timestamp) * time.Second * time.Duration(h.TimebaseNumerator) / time.Duration(h.TimebaseDenominator)
 			out = append(out, srcFrame{at: at, data: data})
@@ -123,7 +130,7 @@ func readFrames(t testing.TB, path string) []srcFrame {
 	case ".ogg":
 		r, _, err := oggreader.NewWith(f)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		var n time.Duration
 		for {
@@ -131,7 +138,7 @@ func readFrames(t testing.TB, path string) []srcFrame {
 			if errors.Is(err, io.EOF) {
 				break
 			} else if err != nil {
-				t.Fatal(err)
+				return nil, err
 			}
 			if bytes.HasPrefix(page, []byte("OpusTags")) {
 				continue
@@ -142,7 +149,7 @@ func readFrames(t testing.TB, path string) []srcFrame {
 	case ".h264":
 		r, err := h264reader.NewReader(f)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		// Group NALs into access units: a new one starts at each slice with
 		// first_mb_in_slice == 0 (its first bit set), after SPS/PPS/SEI.
@@ -161,7 +168,7 @@ func readFrames(t testing.TB, path string) []srcFrame {
 			if errors.Is(err, io.EOF) {
 				break
 			} else if err != nil {
-				t.Fatal(err)
+				return nil, err
 			}
 			typ := nal.Data[0] & 0x1f
 			isSlice := typ == 1 || typ == 5
@@ -181,9 +188,9 @@ func readFrames(t testing.TB, path string) []srcFrame {
 		flush()
 	}
 	if len(out) == 0 {
-		t.Fatalf("no frames in %s", path)
+		return nil, fmt.Errorf("no frames in %s", path)
 	}
-	return out
+	return out, nil
 }
 
 // probe is what ffprobe says about a file.

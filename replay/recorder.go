@@ -241,7 +241,7 @@ func (rec *recording) stop(abort bool) *Replay {
 			rec.lost = true // persist nothing more: as if the process died here
 			rec.mu.Unlock()
 		}
-		if detach != nil {
+		if detach != nil && !abort {
 			detach() // live closes every writer and waits for them
 		}
 		rec.mu.Lock()
