@@ -5,8 +5,9 @@
 //	NewChatStore        chat.Store
 //	NewLiveStore        live.Store
 //	NewWhiteboardStore  whiteboard.Store
+//	NewShopStore        shop.Store
 //
-// shop and replay have no PostgreSQL store yet: run them on one node. A
+// replay has no store interface yet. A
 // vendor who does not use PostgreSQL never compiles this package in.
 //
 // # Lifecycle
@@ -50,8 +51,14 @@
 // writer, the PostgreSQL one takes a transaction-scoped advisory lock
 // instead, so that nodes take turns: chat.Store.Update per tenant (its
 // read-check-write sequences: member limits, code uses), whiteboard board
-// creation per room (the boards-per-room limit). Other writes lock the rows
-// they change (live.Store.Update reads FOR UPDATE).
+// creation per room (the boards-per-room limit), and every shop.Store batch
+// (one lock for all shop writes, as SQLite's one writer: stock, coupons and
+// order states need no row locks, and outbox seqs commit in seq order, so
+// the webhook dispatcher's cursor never skips a message that commits late).
+// Other writes lock the rows they change (live.Store.Update reads FOR
+// UPDATE). The shop store batches Updates into one transaction like the
+// SQLite one, each fn in a savepoint; a fn that ignores a failed statement
+// is rolled back and told so, since PostgreSQL aborts the transaction.
 //
 // What the stores cannot give: chat serialises a group's changes with its
 // events by an in-memory lock per node (see chat's doc), so two nodes
