@@ -174,7 +174,7 @@ func (s *Service) Items(ctx context.Context, id *qun.Identity, bid BoardID, page
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, 64+64*len(p.items))
+	out := make([]byte, 0, 64+p.itemsLen())
 	out = append(out, `{"seq":`...)
 	out = strconv.AppendUint(out, b.m.seq, 10)
 	out = append(out, `,"page":`...)

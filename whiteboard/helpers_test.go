@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/qunkit/qun"
@@ -46,6 +47,9 @@ func newEnv(t testing.TB, db *sql.DB, qcfg qun.Config, cfg whiteboard.Config) *e
 		qe.Hub.RegisterRooms("t", qun.RoomAccessFunc(func(_ context.Context, id *qun.Identity, room qun.RoomID) (qun.Role, error) {
 			if room == "t:secret" {
 				return qun.RoleNone, qun.Errorf(qun.CodeNotFound, "no such room")
+			}
+			if strings.HasPrefix(string(id.User), "viewer") {
+				return qun.RoleViewer, nil // the benchmarks' audience
 			}
 			return roles[id.User], nil
 		}))

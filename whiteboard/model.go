@@ -100,8 +100,18 @@ func (p *page) remove(id uint64) *item {
 	return it
 }
 
+// itemsLen is the length of appendItems' output.
+func (p *page) itemsLen() int {
+	n := 2 + len(p.items)
+	for _, it := range p.list() {
+		n += len(it.raw)
+	}
+	return n
+}
+
 // appendItems appends the page's items as a JSON array.
 func (p *page) appendItems(b []byte) []byte {
+	b = slices.Grow(b, p.itemsLen())
 	b = append(b, '[')
 	for i, it := range p.list() {
 		if i > 0 {
