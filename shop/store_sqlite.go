@@ -92,7 +92,7 @@ CREATE INDEX shop_attrib_sharer ON shop_attrib (tenant, room, sharer);
 CREATE TABLE shop_idem (tenant TEXT NOT NULL, user TEXT NOT NULL, scope TEXT NOT NULL, key TEXT NOT NULL,
 	hash BLOB NOT NULL, ref TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (tenant, user, scope, key)) WITHOUT ROWID;
 CREATE INDEX shop_idem_ts ON shop_idem (ts);
-CREATE TABLE shop_endpoints (id TEXT PRIMARY KEY NOT NULL, tenant TEXT NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE shop_endpoints (id TEXT PRIMARY KEY NOT NULL, tenant TEXT NOT NULL, disabled INTEGER NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE shop_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, tenant TEXT NOT NULL,
 	type TEXT NOT NULL, ts INTEGER NOT NULL, body BLOB NOT NULL);
 CREATE TABLE shop_deliveries (msg INTEGER NOT NULL, endpoint TEXT NOT NULL, state INTEGER NOT NULL,

@@ -442,8 +442,8 @@ func (t *sqlTx) Endpoints(tenant qun.TenantID, all bool) ([]*Endpoint, error) {
 }
 
 func (t *sqlTx) PutEndpoint(e *Endpoint) error {
-	_, err := t.exec("endpoint", `INSERT OR REPLACE INTO shop_endpoints (id, tenant, data) VALUES (?,?,?)`,
-		string(e.ID), string(e.Tenant), mustJSON(e))
+	_, err := t.exec("endpoint", `INSERT OR REPLACE INTO shop_endpoints (id, tenant, disabled, data) VALUES (?,?,?,?)`,
+		string(e.ID), string(e.Tenant), e.Disabled, mustJSON(e))
 	return err
 }
 
@@ -519,7 +519,7 @@ func (t *sqlTx) DueDeliveries(now int64, limit int) ([]*DueDelivery, error) {
 		FROM shop_deliveries d
 		JOIN shop_outbox m ON m.seq = d.msg
 		JOIN shop_endpoints e ON e.id = d.endpoint
-		WHERE d.state = 0 AND d.next_at <= ? AND json_extract(e.data, '$.disabled') = 0
+		WHERE d.state = 0 AND d.next_at <= ? AND e.disabled = 0
 		ORDER BY d.next_at LIMIT ?`, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("shop: due deliveries: %w", err)
@@ -546,7 +546,7 @@ func (t *sqlTx) DueDeliveries(now int64, limit int) ([]*DueDelivery, error) {
 func (t *sqlTx) NextDelivery() (int64, bool, error) {
 	var at sql.NullInt64
 	err := t.q.queryRow(`SELECT MIN(d.next_at) FROM shop_deliveries d JOIN shop_endpoints e ON e.id = d.endpoint
-		WHERE d.state = 0 AND json_extract(e.data, '$.disabled') = 0`).Scan(&at)
+		WHERE d.state = 0 AND e.disabled = 0`).Scan(&at)
 	if err != nil {
 		return 0, false, fmt.Errorf("shop: next delivery: %w", err)
 	}

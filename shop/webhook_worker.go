@@ -26,11 +26,18 @@ type deliverer struct {
 	kick   chan struct{}
 	cursor int64 // last fanned-out Seq; -1 until read from the store
 
+	// queue holds due deliveries read ahead, so that the store is asked
+	// again only when it runs low, not after every attempt. Loop goroutine only.
+	queue []*DueDelivery
+
 	mu       sync.Mutex
 	inflight map[dkey]struct{}
-	// recent holds attempts that finished since the current dispatch began:
-	// its read of due deliveries may predate their outcome.
-	recent  map[dkey]struct{}
+	// recent holds attempts that finished since the last refill began: that
+	// read of due deliveries may predate their outcome.
+	recent map[dkey]struct{}
+	// gone holds endpoints disabled (410) since the last refill: their
+	// queued deliveries are dropped.
+	gone    map[EndpointID]struct{}
 	senders sync.WaitGroup
 }
 
@@ -40,7 +47,8 @@ type dkey struct {
 }
 
 func newDeliverer(s *Service) *deliverer {
-	return &deliverer{s: s, kick: make(chan struct{}, 1), cursor: -1, inflight: map[dkey]struct{}{}, recent: map[dkey]struct{}{}}
+	return &deliverer{s: s, kick: make(chan struct{}, 1), cursor: -1,
+		inflight: map[dkey]struct{}{}, recent: map[dkey]struct{}{}, gone: map[EndpointID]struct{}{}}
 }
 
 // wake makes the loop look for work now.
@@ -141,38 +149,70 @@ func (d *deliverer) fanout(ctx context.Context) (more bool, err error) {
 	return len(msgs) == fanoutBatch, nil
 }
 
-// dispatch starts due attempts up to the concurrency limit.
+// dispatchBatch is how many due deliveries one refill reads ahead.
+const dispatchBatch = 256
+
+// dispatch starts due attempts up to the concurrency limit, refilling the
+// queue from the store when it holds fewer than the free slots.
 func (d *deliverer) dispatch(ctx context.Context) error {
 	d.mu.Lock()
 	busy := len(d.inflight)
-	clear(d.recent)
 	d.mu.Unlock()
 	free := d.s.cfg.Webhooks.Concurrency - busy
 	if free <= 0 {
 		return nil
 	}
+	if len(d.queue) < free {
+		if err := d.refill(ctx, busy); err != nil {
+			return err
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for free > 0 && len(d.queue) > 0 {
+		dd := d.queue[0]
+		d.queue[0] = nil
+		d.queue = d.queue[1:]
+		if _, ok := d.gone[dd.Endpoint]; ok {
+			continue
+		}
+		d.inflight[dkey{dd.Msg, dd.Endpoint}] = struct{}{}
+		free--
+		d.senders.Add(1)
+		go d.send(ctx, dd)
+	}
+	return nil
+}
+
+func (d *deliverer) refill(ctx context.Context, busy int) error {
+	queued := make(map[dkey]struct{}, len(d.queue))
+	for _, dd := range d.queue {
+		queued[dkey{dd.Msg, dd.Endpoint}] = struct{}{}
+	}
+	d.mu.Lock()
+	clear(d.recent)
+	clear(d.gone)
+	d.mu.Unlock()
 	var due []*DueDelivery
 	now := d.s.now()
-	if err := d.s.store.View(ctx, func(tx Tx) (err error) { due, err = tx.DueDeliveries(now, free+busy); return err }); err != nil {
+	// In-flight and queued deliveries are still pending in the store and
+	// come first: read past them.
+	if err := d.s.store.View(ctx, func(tx Tx) (err error) {
+		due, err = tx.DueDeliveries(now, dispatchBatch+busy+len(d.queue))
+		return err
+	}); err != nil {
 		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, dd := range due {
-		if free == 0 {
-			break
-		}
 		k := dkey{dd.Msg, dd.Endpoint}
-		if _, ok := d.inflight[k]; ok {
-			continue
+		_, a := d.inflight[k]
+		_, b := d.recent[k]
+		_, c := queued[k]
+		if !a && !b && !c {
+			d.queue = append(d.queue, dd)
 		}
-		if _, ok := d.recent[k]; ok {
-			continue
-		}
-		d.inflight[k] = struct{}{}
-		free--
-		d.senders.Add(1)
-		go d.send(ctx, dd)
 	}
 	return nil
 }
@@ -200,6 +240,10 @@ func (d *deliverer) send(ctx context.Context, dd *DueDelivery) {
 	}
 	if err := d.record(ctx, dd, out); err != nil && ctx.Err() == nil {
 		d.s.log.Warn("shop: record webhook attempt", zap.Error(err))
+	} else if err == nil && out.status == http.StatusGone {
+		d.mu.Lock()
+		d.gone[dd.Endpoint] = struct{}{}
+		d.mu.Unlock()
 	}
 }
 
