@@ -15,7 +15,6 @@ import (
 	"github.com/qunkit/qun/live"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -63,7 +62,7 @@ func newEnv(t *testing.T, cfg live.Config) *env {
 		q.Hub.RegisterRooms("g", g)
 		cfg.Hub = q.Hub
 		if cfg.Logger == nil {
-			cfg.Logger = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+			cfg.Logger = peer.TestLogger(t, zap.WarnLevel)
 		}
 		cfg.Network.IncludeLoopback = true
 		svc, err := live.New(cfg)

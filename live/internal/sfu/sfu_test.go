@@ -11,7 +11,7 @@ import (
 	"github.com/pion/webrtc/v3"
 	peer "github.com/qunkit/qun/internal/livepeer"
 	"go.uber.org/goleak"
-	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,7 +30,7 @@ type rig struct {
 func newRig(t *testing.T, cfg Config, copts peer.APIOptions) *rig {
 	t.Helper()
 	if cfg.Logger == nil {
-		cfg.Logger = zaptest.NewLogger(t)
+		cfg.Logger = peer.TestLogger(t, zap.InfoLevel)
 	}
 	if cfg.Net == nil {
 		cfg.IncludeLoopback = true
