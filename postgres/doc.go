@@ -6,6 +6,7 @@
 //	NewLiveStore        live.Store
 //	NewWhiteboardStore  whiteboard.Store
 //	NewShopStore        shop.Store
+//	NewRegistry         which node runs which room (a live's media), with leases
 //
 // replay has no store interface yet. A
 // vendor who does not use PostgreSQL never compiles this package in.
@@ -65,6 +66,16 @@
 // changing one group at the same instant may publish their events in the
 // opposite order of their commits. The state stays consistent; only event
 // order may differ from commit order.
+//
+// # Registry
+//
+// What must run on one node — a live's SFU — is placed with a Registry:
+// the node starting the live Claims its room, other nodes Lookup the owner
+// and send the client (or relay its signalling) there. Each node holds a
+// lease renewed every TTL/3 (default TTL 15 s); a crashed node's rooms are
+// free once its lease runs out, a closed node's at once. package live does
+// not use it yet: it documents that a live's clients must reach the node
+// running it.
 //
 // # Concurrency
 //
