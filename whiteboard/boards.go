@@ -100,6 +100,9 @@ func (s *Service) DeleteBoard(ctx context.Context, id *qun.Identity, bid BoardID
 	if _, err := s.hub.Publish(ctx, b.ref, qun.Draft{Type: EvDeleted, Actor: id.User}); err != nil {
 		s.log.Warn("publishing board deletion", zap.Error(err))
 	}
+	if err := s.hub.EndRoom(ctx, b.ref, qun.Errorf(qun.CodeNotFound, "the board was deleted")); err != nil {
+		s.log.Warn("ending board subscriptions", zap.Error(err))
+	}
 	s.announce(ctx, b.meta, true)
 	return nil
 }

@@ -567,6 +567,9 @@ func TestBoardLifecycle(t *testing.T) {
 	qtest.CallErr(t, alice, "wb.delete", m{"board": b.ID}, qun.CodeForbidden)
 	call(t, teacher, "wb.delete", m{"board": b.ID})
 	nextEv(t, alice, b.ID, whiteboard.EvDeleted)
+	if f := qtest.Next(t, alice, func(f qclient.Frame) bool { return f.T == "sub.end" }); f.Room != whiteboard.Room(b.ID) || f.Err.Code != qun.CodeNotFound {
+		t.Fatalf("sub.end %+v", f)
+	}
 	qtest.CallErr(t, alice, "wb.open", m{"board": b.ID}, qun.CodeNotFound)
 	qtest.CallErr(t, teacher, "wb.delete", m{"board": b.ID}, qun.CodeNotFound)
 	qtest.Call(t, alice, "wb.list", m{"room": "t:1"}, &list)
