@@ -50,6 +50,8 @@ type Session struct {
 	inflight sync.WaitGroup // flush, ping and close goroutines
 
 	helloTimer *time.Timer // stopped by a successful hello
+
+	writeSlot // the write pool's (session_write.go)
 }
 
 func newSession(h *Hub, conn *websocket.Conn) *Session {
@@ -94,7 +96,7 @@ func (s *Session) Push(typ string, data any) error {
 	if err != nil {
 		return err
 	}
-	if !s.enqueue(b) {
+	if !s.queueFrame(b, true) {
 		return ErrClosed
 	}
 	return nil
@@ -368,12 +370,16 @@ func (s *Session) ping() {
 
 // reply queues a reply frame; replies share the queue with events so the
 // client sees them in the order they happened.
-func (s *Session) reply(b []byte) { s.enqueue(b) }
+func (s *Session) reply(b []byte) { s.queueFrame(b, true) }
 
-// enqueue adds a frame to the send queue without blocking. If the queue is
-// full the client is too slow: it is disconnected and will resume from the
-// log. It reports whether the frame was queued.
-func (s *Session) enqueue(frame []byte) bool {
+// enqueue queues an event frame (see queueFrame).
+func (s *Session) enqueue(frame []byte) bool { return s.queueFrame(frame, false) }
+
+// queueFrame adds a frame to the send queue without blocking. If the queue
+// is full the client is too slow: it is disconnected and will resume from
+// the log. It reports whether the frame was queued. urgent frames (replies,
+// pushes) get the session written before those with only events queued.
+func (s *Session) queueFrame(frame []byte, urgent bool) bool {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -390,6 +396,8 @@ func (s *Session) enqueue(frame []byte) bool {
 		s.firstAt = time.Now()
 	}
 	s.queue = append(s.queue, frame)
+	promote := urgent && !s.urgentQueued && s.writing
+	s.urgentQueued = s.urgentQueued || urgent
 	start := !s.writing
 	if start {
 		s.writing = true
@@ -397,8 +405,11 @@ func (s *Session) enqueue(frame []byte) bool {
 	}
 	s.mu.Unlock()
 	s.hub.metrics.queueDepth.Observe(float64(n))
-	if start {
-		writers.schedule(s)
+	switch {
+	case start:
+		writers.schedule(s, urgent)
+	case promote:
+		writers.promote(s)
 	}
 	return true
 }

@@ -25,6 +25,11 @@ import (
 // the wave is written, and the sessions still waiting write both frames in
 // one message: throughput rises with load instead of collapsing.
 //
+// Replies and pushes go first: a session with one queued waits in a second
+// FIFO that writers serve before the first, so an op's caller is not kept
+// waiting behind a large room's fan-out (frames of one session always go
+// out in the order they were queued; only sessions are reordered).
+//
 // A write blocks when the client's TCP window is full. A writer blocked for
 // stallAfter stops counting against the pool, which starts another writer in
 // its place; the blocked write ends when the client reads or when the
@@ -37,10 +42,53 @@ type writePool struct {
 	max int // writers that are not stalled
 
 	mu     sync.Mutex
-	ready  []*Session // FIFO from head
-	head   int
+	urgent fifo      // sessions with a reply or push queued
+	ready  fifo      // sessions with only events queued
 	active int       // writer goroutines running and not stalled
 	free   []*writer // idle writers' timers, for reuse
+}
+
+// fifo is a queue of sessions. A session is in at most one queue at a
+// time: when it moves to the urgent one its entry in the other stays behind,
+// stale (Session.inQueue says which entry is live).
+type fifo struct {
+	items []*Session
+	head  int
+}
+
+func (q *fifo) push(s *Session) { q.items = append(q.items, s) }
+
+func (q *fifo) pop() *Session {
+	if q.head == len(q.items) {
+		return nil
+	}
+	s := q.items[q.head]
+	q.items[q.head] = nil
+	q.head++
+	switch {
+	case q.head == len(q.items):
+		q.items, q.head = q.items[:0], 0
+	case q.head >= 1024 && q.head*2 >= len(q.items):
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items, q.head = q.items[:n], 0
+	}
+	return s
+}
+
+func (q *fifo) empty() bool { return q.head == len(q.items) }
+
+// Which queue holds a session's live entry (Session.inQueue).
+const (
+	inNone int8 = iota // idle, or being written
+	inReady
+	inUrgent
+)
+
+// writeSlot is the part of Session the write pool uses.
+type writeSlot struct {
+	urgentQueued bool // a reply or push is queued (guarded by Session.mu)
+	inQueue      int8 // inNone, inReady or inUrgent (guarded by writers.mu)
 }
 
 // writer is one writer goroutine's state: its timers watch the write in
@@ -56,9 +104,9 @@ type writer struct {
 var writers = writePool{max: max(4, 2*runtime.GOMAXPROCS(0))}
 
 // schedule queues s for writing. The caller has set s.writing.
-func (p *writePool) schedule(s *Session) {
+func (p *writePool) schedule(s *Session, urgent bool) {
 	p.mu.Lock()
-	p.ready = append(p.ready, s)
+	p.add(s, urgent)
 	spawn := p.active < p.max
 	if spawn {
 		p.active++
@@ -66,6 +114,44 @@ func (p *writePool) schedule(s *Session) {
 	p.mu.Unlock()
 	if spawn {
 		go p.run()
+	}
+}
+
+func (p *writePool) add(s *Session, urgent bool) {
+	if urgent {
+		p.urgent.push(s)
+		s.inQueue = inUrgent
+	} else {
+		p.ready.push(s)
+		s.inQueue = inReady
+	}
+}
+
+// promote moves s to the urgent queue if it is waiting in the other one; a
+// session being written is re-queued by its writer.
+func (p *writePool) promote(s *Session) {
+	p.mu.Lock()
+	if s.inQueue == inReady {
+		p.urgent.push(s)
+		s.inQueue = inUrgent
+	}
+	p.mu.Unlock()
+}
+
+// next pops the next session to write, or nil. Called with p.mu held.
+func (p *writePool) next() *Session {
+	for {
+		s, q := p.urgent.pop(), inUrgent
+		if s == nil {
+			s, q = p.ready.pop(), inReady
+		}
+		if s == nil || s.inQueue == q {
+			if s != nil {
+				s.inQueue = inNone
+			}
+			return s
+		}
+		// A stale entry: the session moved to the urgent queue.
 	}
 }
 
@@ -87,7 +173,11 @@ func (p *writePool) run() {
 	}
 	for {
 		p.mu.Lock()
-		if p.head == len(p.ready) || p.active > p.max {
+		var s *Session
+		if p.active <= p.max {
+			s = p.next()
+		}
+		if s == nil {
 			p.active--
 			if len(p.free) < 2*p.max {
 				p.free = append(p.free, w)
@@ -95,21 +185,10 @@ func (p *writePool) run() {
 			p.mu.Unlock()
 			return
 		}
-		s := p.ready[p.head]
-		p.ready[p.head] = nil
-		p.head++
-		switch {
-		case p.head == len(p.ready):
-			p.ready, p.head = p.ready[:0], 0
-		case p.head >= 1024 && p.head*2 >= len(p.ready):
-			n := copy(p.ready, p.ready[p.head:])
-			clear(p.ready[n:])
-			p.ready, p.head = p.ready[:n], 0
-		}
 		p.mu.Unlock()
-		if s.flushOnce(w) {
+		if more, urgent := s.flushOnce(w); more {
 			p.mu.Lock()
-			p.ready = append(p.ready, s)
+			p.add(s, urgent)
 			p.mu.Unlock()
 		}
 	}
@@ -120,7 +199,7 @@ func (p *writePool) run() {
 func (p *writePool) stalled() {
 	p.mu.Lock()
 	p.active--
-	spawn := p.head < len(p.ready) && p.active < p.max
+	spawn := !(p.urgent.empty() && p.ready.empty()) && p.active < p.max
 	if spawn {
 		p.active++
 	}
@@ -145,8 +224,9 @@ const (
 )
 
 // flushOnce writes what s has queued and reports whether more frames were
-// queued meanwhile. When it returns false s has left the pool.
-func (s *Session) flushOnce(w *writer) (more bool) {
+// queued meanwhile, and whether a reply or push is among them. When it
+// returns false s has left the pool.
+func (s *Session) flushOnce(w *writer) (more, urgent bool) {
 	s.mu.Lock()
 	if len(s.queue) == 0 {
 		s.writing = false
@@ -156,10 +236,10 @@ func (s *Session) flushOnce(w *writer) (more bool) {
 		}
 		s.mu.Unlock()
 		s.inflight.Done()
-		return false
+		return false, false
 	}
 	batch, since := s.queue, s.firstAt
-	s.queue, s.spare = s.spare[:0], nil
+	s.queue, s.spare, s.urgentQueued = s.spare[:0], nil, false
 	s.mu.Unlock()
 
 	err := s.write(w, batch)
@@ -171,7 +251,7 @@ func (s *Session) flushOnce(w *writer) (more bool) {
 	} else {
 		s.spare = batch[:0]
 	}
-	more = len(s.queue) > 0
+	more, urgent = len(s.queue) > 0, s.urgentQueued
 	if !more {
 		s.writing = false
 		if s.flushed != nil {
@@ -188,7 +268,7 @@ func (s *Session) flushOnce(w *writer) (more bool) {
 	if !more {
 		s.inflight.Done()
 	}
-	return more
+	return more, urgent
 }
 
 // write sends batch as few WebSocket messages, each one frame, straight to
