@@ -40,8 +40,11 @@ func TestBrowserPublishAndPlay(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	page := func(user, role string) *cdp.Page {
+	page := func(user, role string, extra ...string) *cdp.Page {
 		q := url.Values{"ws": {e.URL}, "token": {e.Token(t, "t1", user)}, "live": {info.ID}, "role": {role}}
+		for i := 0; i+1 < len(extra); i += 2 {
+			q.Set(extra[i], extra[i+1])
+		}
 		p, err := b.Open(ctx, e.Server.URL+"/live.html?"+q.Encode())
 		if err != nil {
 			t.Fatal(err)
@@ -75,10 +78,39 @@ func TestBrowserPublishAndPlay(t *testing.T) {
 			}
 		}
 	}
-	pub := page("host", "pub")
+	pub := page("host", "pub", "simulcast", "1")
 	wait(pub, "publisher connected", func(s pageState, _ int) bool { return s.Status == "pub:connected" })
 	view := page("viewer", "view")
 	wait(view, "viewer decodes video", func(s pageState, frames int) bool { return s.Tracks == 2 && frames > 30 })
+
+
+	// Simulcast: the viewer starts on the full layer (1280 wide); asking for
+	// the low layer switches it to the quarter-size one, and it keeps decoding.
+	size := func() string {
+		var sz string
+		if err := view.Eval(ctx, "window.size_()", &sz); err != nil {
+			t.Fatal(err)
+		}
+		return sz
+	}
+	waitSize := func(want string) {
+		t.Helper()
+		for size() != want {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("viewer video is %s, want %s", size(), want)
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	waitSize("1280x720")
+	if err := view.Eval(ctx, "window.layer_('low')", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitSize("320x180")
+	var f0 int
+	_ = view.Eval(ctx, "window.frames_()", &f0)
+	wait(view, "viewer decodes after the switch", func(_ pageState, frames int) bool { return frames > f0+30 })
 
 	var got live.Info
 	if err := func() error {
