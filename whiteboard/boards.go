@@ -267,22 +267,32 @@ func (s *Service) addPages(ctx context.Context, b *board, a actor, after *uint64
 // RemovePage removes a page and its items. Presenters only; the last page
 // cannot be removed.
 func (s *Service) RemovePage(ctx context.Context, id *qun.Identity, bid BoardID, pageID uint64) (uint64, error) {
+	return s.withBoard(ctx, id, bid, true, func(b *board, _ actor) (uint64, error) {
+		if _, err := b.page(pageID); err != nil {
+			return 0, err
+		}
+		if len(b.m.pages) == 1 {
+			return 0, qun.Errorf(qun.CodeConflict, "a board keeps at least one page")
+		}
+		s.cancelDraftsWhere(ctx, b, func(d *draft) bool { return d.page == pageID })
+		return seqOf(s.commit(ctx, b, id.User, EvPagesRemove, pagesRemoveData{Pages: []uint64{pageID}}))
+	})
+}
+
+// withBoard runs fn on the board, locked, once the caller is known to
+// watch it (and to present on it, if present).
+func (s *Service) withBoard(ctx context.Context, id *qun.Identity, bid BoardID, present bool, fn func(*board, actor) (uint64, error)) (uint64, error) {
 	b, a, err := s.acquire(ctx, id, bid)
 	if err != nil {
 		return 0, err
 	}
 	defer b.mu.Unlock()
-	if err := a.mustPresent(); err != nil {
-		return 0, err
+	if present {
+		if err := a.mustPresent(); err != nil {
+			return 0, err
+		}
 	}
-	if _, err := b.page(pageID); err != nil {
-		return 0, err
-	}
-	if len(b.m.pages) == 1 {
-		return 0, qun.Errorf(qun.CodeConflict, "a board keeps at least one page")
-	}
-	s.cancelDraftsWhere(ctx, b, func(d *draft) bool { return d.page == pageID })
-	return seqOf(s.commit(ctx, b, id.User, EvPagesRemove, pagesRemoveData{Pages: []uint64{pageID}}))
+	return fn(b, a)
 }
 
 func seqOf(ev *qun.Event, err error) (uint64, error) {
@@ -295,18 +305,12 @@ func seqOf(ev *qun.Event, err error) (uint64, error) {
 // TurnPage shows page to everyone (and resets the viewport to the whole
 // page). Presenters only.
 func (s *Service) TurnPage(ctx context.Context, id *qun.Identity, bid BoardID, pageID uint64) (uint64, error) {
-	b, a, err := s.acquire(ctx, id, bid)
-	if err != nil {
-		return 0, err
-	}
-	defer b.mu.Unlock()
-	if err := a.mustPresent(); err != nil {
-		return 0, err
-	}
-	if _, err := b.page(pageID); err != nil {
-		return 0, err
-	}
-	return seqOf(s.commit(ctx, b, id.User, EvPage, pageData{Page: pageID}))
+	return s.withBoard(ctx, id, bid, true, func(b *board, _ actor) (uint64, error) {
+		if _, err := b.page(pageID); err != nil {
+			return 0, err
+		}
+		return seqOf(s.commit(ctx, b, id.User, EvPage, pageData{Page: pageID}))
+	})
 }
 
 // SetView sets the presenter's viewport on the current page. With live
@@ -320,25 +324,19 @@ func (s *Service) SetView(ctx context.Context, id *qun.Identity, bid BoardID, v 
 	if span := 1 - 1/v.Zoom + 1e-4; !(v.X >= 0 && v.X <= span && v.Y >= 0 && v.Y <= span) {
 		return 0, invalid("x", "x and y must be in [0, 1-1/zoom] so the view stays on the page")
 	}
-	b, a, err := s.acquire(ctx, id, bid)
-	if err != nil {
-		return 0, err
-	}
-	defer b.mu.Unlock()
-	if err := a.mustPresent(); err != nil {
-		return 0, err
-	}
-	if _, err := b.page(v.Page); err != nil {
-		return 0, err
-	}
-	if v.Page != b.m.cur {
-		return 0, qun.Errorf(qun.CodeConflict, "page %d is not the current page", v.Page)
-	}
-	if live {
-		s.ephemeral(ctx, b, id.User, EvViewLive, v)
-		return 0, nil
-	}
-	return seqOf(s.commit(ctx, b, id.User, EvView, v))
+	return s.withBoard(ctx, id, bid, true, func(b *board, _ actor) (uint64, error) {
+		if _, err := b.page(v.Page); err != nil {
+			return 0, err
+		}
+		if v.Page != b.m.cur {
+			return 0, qun.Errorf(qun.CodeConflict, "page %d is not the current page", v.Page)
+		}
+		if live {
+			s.ephemeral(ctx, b, id.User, EvViewLive, v)
+			return 0, nil
+		}
+		return seqOf(s.commit(ctx, b, id.User, EvView, v))
+	})
 }
 
 // SetRights grants (draw) or revokes a user's drawing rights on the board.
@@ -348,26 +346,20 @@ func (s *Service) SetRights(ctx context.Context, id *qun.Identity, bid BoardID, 
 	if err := qun.ValidateVar("user", user, "required,max=64"); err != nil {
 		return 0, err
 	}
-	b, a, err := s.acquire(ctx, id, bid)
-	if err != nil {
-		return 0, err
-	}
-	defer b.mu.Unlock()
-	if err := a.mustPresent(); err != nil {
-		return 0, err
-	}
-	if b.m.drawers[user] == draw {
-		return b.m.seq, nil // already so
-	}
-	if draw && len(b.m.drawers) >= 1000 {
-		return 0, qun.Errorf(qun.CodeExhausted, "at most 1000 users may draw on a board")
-	}
-	ev, err := s.commit(ctx, b, id.User, EvRights, rightsData{User: user, Draw: draw})
-	if err != nil {
-		return 0, err
-	}
-	if !draw {
-		s.cancelDraftsWhere(ctx, b, func(d *draft) bool { return d.by == user })
-	}
-	return ev.Seq, nil
+	return s.withBoard(ctx, id, bid, true, func(b *board, _ actor) (uint64, error) {
+		if b.m.drawers[user] == draw {
+			return b.m.seq, nil // already so
+		}
+		if draw && len(b.m.drawers) >= 1000 {
+			return 0, qun.Errorf(qun.CodeExhausted, "at most 1000 users may draw on a board")
+		}
+		ev, err := s.commit(ctx, b, id.User, EvRights, rightsData{User: user, Draw: draw})
+		if err != nil {
+			return 0, err
+		}
+		if !draw {
+			s.cancelDraftsWhere(ctx, b, func(d *draft) bool { return d.by == user })
+		}
+		return ev.Seq, nil
+	})
 }

@@ -143,57 +143,52 @@ func (s *Service) AppendStroke(ctx context.Context, id *qun.Identity, bid BoardI
 	if len(pts) == 0 {
 		return invalid("pts", "pts is required")
 	}
-	b, a, err := s.acquire(ctx, id, bid)
-	if err != nil {
-		return err
-	}
-	defer b.mu.Unlock()
-	d, err := b.myDraft(a, strokeID)
-	if err != nil {
-		return err
-	}
-	if err := s.checkMorePoints(d, pts); err != nil {
-		return err
-	}
-	i := len(d.pts) / 3
-	d.pts = roundAll(d.pts, pts)
-	d.touched = s.cfg.Now()
-	s.ephemeral(ctx, b, id.User, EvStrokeAppend, struct {
-		ID  uint64    `json:"id"`
-		I   int       `json:"i"`
-		Pts []float64 `json:"pts"`
-	}{d.id, i, d.pts[3*i:]})
-	return nil
+	_, err := s.withBoard(ctx, id, bid, false, func(b *board, a actor) (uint64, error) {
+		d, err := b.myDraft(a, strokeID)
+		if err != nil {
+			return 0, err
+		}
+		if err := s.checkMorePoints(d, pts); err != nil {
+			return 0, err
+		}
+		i := len(d.pts) / 3
+		d.pts = roundAll(d.pts, pts)
+		d.touched = s.cfg.Now()
+		s.ephemeral(ctx, b, id.User, EvStrokeAppend, struct {
+			ID  uint64    `json:"id"`
+			I   int       `json:"i"`
+			Pts []float64 `json:"pts"`
+		}{d.id, i, d.pts[3*i:]})
+		return 0, nil
+	})
+	return err
 }
 
 // EndStroke ends a stroke in progress, with optional last points: the whole
 // stroke is published as one durable wb.add. It returns the event's seq.
 func (s *Service) EndStroke(ctx context.Context, id *qun.Identity, bid BoardID, strokeID uint64, pts []float64) (uint64, error) {
-	b, a, err := s.acquire(ctx, id, bid)
-	if err != nil {
-		return 0, err
-	}
-	defer b.mu.Unlock()
-	d, err := b.myDraft(a, strokeID)
-	if err != nil {
-		return 0, err
-	}
-	if err := s.checkMorePoints(d, pts); err != nil {
-		return 0, err
-	}
-	if err := s.canAddItems(b, a, d.page, 1); err != nil {
-		s.dropDraft(ctx, b, d)
-		return 0, err
-	}
-	all := roundAll(slices.Clip(d.pts), pts)
-	it := ItemInput{K: KindStroke, Tool: d.tool, C: d.c, W: d.w, Pts: all}
-	delete(b.drafts, d.id)
-	ev, err := s.commit(ctx, b, id.User, EvAdd, addData{Page: d.page, Items: []json.RawMessage{it.encode(d.id, d.by)}})
-	if err != nil {
-		s.ephemeral(ctx, b, d.by, EvStrokeCancel, strokeRef{d.id})
-		return 0, err
-	}
-	return ev.Seq, nil
+	return s.withBoard(ctx, id, bid, false, func(b *board, a actor) (uint64, error) {
+		d, err := b.myDraft(a, strokeID)
+		if err != nil {
+			return 0, err
+		}
+		if err := s.checkMorePoints(d, pts); err != nil {
+			return 0, err
+		}
+		if err := s.canAddItems(b, a, d.page, 1); err != nil {
+			s.dropDraft(ctx, b, d)
+			return 0, err
+		}
+		all := roundAll(slices.Clip(d.pts), pts)
+		it := ItemInput{K: KindStroke, Tool: d.tool, C: d.c, W: d.w, Pts: all}
+		delete(b.drafts, d.id)
+		ev, err := s.commit(ctx, b, id.User, EvAdd, addData{Page: d.page, Items: []json.RawMessage{it.encode(d.id, d.by)}})
+		if err != nil {
+			s.ephemeral(ctx, b, d.by, EvStrokeCancel, strokeRef{d.id})
+			return 0, err
+		}
+		return ev.Seq, nil
+	})
 }
 
 type strokeRef struct {
@@ -202,17 +197,14 @@ type strokeRef struct {
 
 // CancelStroke discards a stroke in progress.
 func (s *Service) CancelStroke(ctx context.Context, id *qun.Identity, bid BoardID, strokeID uint64) error {
-	b, a, err := s.acquire(ctx, id, bid)
-	if err != nil {
-		return err
-	}
-	defer b.mu.Unlock()
-	d, err := b.myDraft(a, strokeID)
-	if err != nil {
-		return err
-	}
-	s.dropDraft(ctx, b, d)
-	return nil
+	_, err := s.withBoard(ctx, id, bid, false, func(b *board, a actor) (uint64, error) {
+		d, err := b.myDraft(a, strokeID)
+		if err == nil {
+			s.dropDraft(ctx, b, d)
+		}
+		return 0, err
+	})
+	return err
 }
 
 func (s *Service) dropDraft(ctx context.Context, b *board, d *draft) {
@@ -304,22 +296,16 @@ func (s *Service) Erase(ctx context.Context, id *qun.Identity, bid BoardID, page
 // Clear removes every item of a page. Presenters only; the presenter can
 // undo it.
 func (s *Service) Clear(ctx context.Context, id *qun.Identity, bid BoardID, pageID uint64) (uint64, error) {
-	b, a, err := s.acquire(ctx, id, bid)
-	if err != nil {
-		return 0, err
-	}
-	defer b.mu.Unlock()
-	if err := a.mustPresent(); err != nil {
-		return 0, err
-	}
-	p, err := b.page(pageID)
-	if err != nil {
-		return 0, err
-	}
-	if len(p.items) == 0 {
-		return b.m.seq, nil
-	}
-	return seqOf(s.commit(ctx, b, id.User, EvClear, pageData{Page: pageID}))
+	return s.withBoard(ctx, id, bid, true, func(b *board, _ actor) (uint64, error) {
+		p, err := b.page(pageID)
+		if err != nil {
+			return 0, err
+		}
+		if len(p.items) == 0 {
+			return b.m.seq, nil
+		}
+		return seqOf(s.commit(ctx, b, id.User, EvClear, pageData{Page: pageID}))
+	})
 }
 
 // Undo reverses the caller's newest operation that still has an effect
