@@ -83,7 +83,6 @@ func TestBrowserPublishAndPlay(t *testing.T) {
 	view := page("viewer", "view")
 	wait(view, "viewer decodes video", func(s pageState, frames int) bool { return s.Tracks == 2 && frames > 30 })
 
-
 	// Simulcast: the viewer starts on the full layer (1280 wide); asking for
 	// the low layer switches it to the quarter-size one, and it keeps decoding.
 	size := func() string {
