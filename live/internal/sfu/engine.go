@@ -189,5 +189,25 @@ func (e *Engine) rtcConfig() webrtc.Configuration {
 	}
 }
 
+// newPC creates a peer connection that trickles its candidates and
+// reports its state through the given callbacks (either may be nil).
+func (e *Engine) newPC(api *webrtc.API, onCand func(Candidate), onState func(string)) (*webrtc.PeerConnection, error) {
+	pc, err := api.NewPeerConnection(e.rtcConfig())
+	if err != nil {
+		return nil, err
+	}
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c != nil && onCand != nil {
+			onCand(c.ToJSON())
+		}
+	})
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if onState != nil {
+			onState(st.String())
+		}
+	})
+	return pc, nil
+}
+
 // Candidate is a trickled ICE candidate, as browsers' RTCIceCandidateInit.
 type Candidate = webrtc.ICECandidateInit

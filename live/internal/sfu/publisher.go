@@ -38,21 +38,11 @@ type Publisher struct {
 
 // NewPublisher creates a publishing peer connection.
 func (e *Engine) NewPublisher(opts PublisherOptions) (*Publisher, error) {
-	pc, err := e.pubAPI.NewPeerConnection(e.rtcConfig())
+	pc, err := e.newPC(e.pubAPI, opts.OnCandidate, opts.OnState)
 	if err != nil {
 		return nil, err
 	}
 	p := &Publisher{e: e, pc: pc, opts: opts, log: e.log, receivers: map[string]*Receiver{}}
-	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if c != nil && opts.OnCandidate != nil {
-			opts.OnCandidate(c.ToJSON())
-		}
-	})
-	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		if opts.OnState != nil {
-			opts.OnState(st.String())
-		}
-	})
 	pc.OnTrack(p.onTrack)
 	return p, nil
 }

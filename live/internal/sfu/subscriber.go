@@ -45,22 +45,11 @@ var ErrClosed = errors.New("sfu: closed")
 // NewSubscriber creates a viewer peer connection. It sends no offer until
 // the first Subscribe.
 func (e *Engine) NewSubscriber(opts SubscriberOptions) (*Subscriber, error) {
-	pc, err := e.subAPI.NewPeerConnection(e.rtcConfig())
+	pc, err := e.newPC(e.subAPI, opts.OnCandidate, opts.OnState)
 	if err != nil {
 		return nil, err
 	}
-	s := &Subscriber{e: e, pc: pc, opts: opts, log: e.log, downs: map[string]*DownTrack{}}
-	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if c != nil && opts.OnCandidate != nil {
-			opts.OnCandidate(c.ToJSON())
-		}
-	})
-	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		if opts.OnState != nil {
-			opts.OnState(st.String())
-		}
-	})
-	return s, nil
+	return &Subscriber{e: e, pc: pc, opts: opts, log: e.log, downs: map[string]*DownTrack{}}, nil
 }
 
 // Subscribe adds an outgoing copy of r for this viewer, capped at
