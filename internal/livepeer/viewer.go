@@ -155,6 +155,13 @@ func (ts *trackState) add(p *rtp.Packet, latency bool) {
 	}
 	ts.seen[ext] = true
 	ts.st.Packets++
+	if ts.st.Packets%4096 == 0 { // bound memory: forget what is too old to be retransmitted
+		for k := range ts.seen {
+			if k+8192 < ts.max {
+				delete(ts.seen, k)
+			}
+		}
+	}
 	if ext > ts.max {
 		ts.max = ext
 	}
