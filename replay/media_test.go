@@ -68,6 +68,9 @@ func sourceMedia(t testing.TB, kind string, secs int) string {
 	case "vp8":
 		p = filepath.Join(mediaCache.dir, name+".ivf")
 		args = append(src, "-c:v", "libvpx", "-g", "25", "-keyint_min", "25", "-b:v", "300k", "-deadline", "realtime", "-cpu-used", "8", p)
+	case "vp8k": // frequent keyframes: a recorder joining mid-stream waits at most 0.2 s
+		p = filepath.Join(mediaCache.dir, name+".ivf")
+		args = append(src, "-c:v", "libvpx", "-g", "5", "-keyint_min", "5", "-b:v", "300k", "-deadline", "realtime", "-cpu-used", "8", p)
 	case "vp9":
 		p = filepath.Join(mediaCache.dir, name+".ivf")
 		args = append(src, "-c:v", "libvpx-vp9", "-g", "25", "-keyint_min", "25", "-b:v", "300k", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1", p)
