@@ -70,7 +70,8 @@ type Network struct {
 	PortMin, PortMax uint16
 	// NAT1To1IPs are the public addresses to advertise when the server is
 	// behind a 1:1 NAT (cloud VMs with an elastic IP). Empty means the
-	// interfaces' own addresses.
+	// interfaces' own addresses. With only IPv4 addresses here, no IPv6
+	// candidates are offered.
 	NAT1To1IPs []string
 	// ICEServers (STUN/TURN) are used by the server's peer connections and
 	// handed to clients in live.join's reply.

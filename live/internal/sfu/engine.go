@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,12 +93,22 @@ func NewEngine(cfg Config) (*Engine, error) {
 	// GCM is cheaper per packet than AES-CM+HMAC-SHA1 with AES-NI, and every
 	// current browser offers it.
 	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
-	if cfg.Net != nil {
-		se.SetNet(cfg.Net)
-	}
+	types := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if len(cfg.NAT1To1IPs) > 0 {
 		se.SetNAT1To1IPs(cfg.NAT1To1IPs, webrtc.ICECandidateTypeHost)
+		// Only families with a public address are offered: a private IPv6
+		// host candidate next to a mapped IPv4 one is of no use to clients.
+		v6 := false
+		for _, ip := range cfg.NAT1To1IPs {
+			v6 = v6 || strings.Contains(ip, ":")
+		}
+		if !v6 {
+			types = types[:1]
+		}
+	}
+	se.SetNetworkTypes(types)
+	if cfg.Net != nil {
+		se.SetNet(cfg.Net)
 	}
 	if cfg.PortMin > 0 || cfg.PortMax > 0 {
 		if err := se.SetEphemeralUDPPortRange(cfg.PortMin, cfg.PortMax); err != nil {
