@@ -182,6 +182,10 @@ func UserRoom(user UserID) RoomID { return RoomID(UserRoomKind + ":" + string(us
 // Logger returns the Hub's logger, for feature packages wired to it.
 func (h *Hub) Logger() *zap.Logger { return h.log }
 
+// Authenticator returns the Hub's Authenticator, so that packages serving
+// HTTP beside the Hub (uploads, replays) accept the same credentials.
+func (h *Hub) Authenticator() Authenticator { return h.cfg.Authenticator }
+
 // Log returns the Hub's room log store.
 func (h *Hub) Log() LogStore { return h.cfg.Log }
 
