@@ -18,9 +18,8 @@ type Config struct {
 	// Store keeps boards, snapshots and page images. Required;
 	// NewSQLiteStore is the embedded one.
 	Store Store
-	// Authenticator verifies the bearer tokens of HTTPHandler's requests:
-	// pass the Hub's. Nil makes every HTTP request unauthenticated (ops on
-	// the Hub work without it).
+	// Authenticator verifies the bearer tokens of HTTPHandler's requests.
+	// Nil means the Hub's.
 	Authenticator qun.Authenticator
 	// Converter renders PDF pages to images. Nil means Poppler{} (the
 	// pdftoppm and pdfinfo commands of poppler-utils, found on PATH).
@@ -152,6 +151,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("whiteboard: Config.Store is required")
 	}
 	cfg.setDefaults()
+	if cfg.Authenticator == nil {
+		cfg.Authenticator = cfg.Hub.Authenticator()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
 		cfg:    cfg,
