@@ -137,6 +137,28 @@ func nextEvent(t *testing.T, h *peer.HubPeer, typ string) qclient.Frame {
 	}
 }
 
+// waitMore waits until every track in since got n more packets.
+func waitMore(t *testing.T, v *peer.Viewer, since map[string]peer.TrackStats, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		now := v.Stats()
+		ok := true
+		for id, s := range since {
+			if now[id].Packets < s.Packets+n {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("media did not continue: %+v -> %+v", since, now)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func waitMedia(t *testing.T, v *peer.Viewer, tracks int, packets uint64) map[string]peer.TrackStats {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
@@ -203,6 +225,17 @@ func TestPublishAndWatchOverHub(t *testing.T) {
 			}
 		}
 	}
+	// Pausing stops the media for everyone; resuming brings it back.
+	qtest.Call(t, hostC, "live.pause", map[string]any{"live": info.ID}, nil)
+	time.Sleep(300 * time.Millisecond)
+	before := viewers[0].Stats()
+	time.Sleep(500 * time.Millisecond)
+	if after := viewers[0].Stats(); maxPackets(after) != maxPackets(before) {
+		t.Fatalf("paused live still forwarded: %v -> %v", before, after)
+	}
+	qtest.Call(t, hostC, "live.resume", map[string]any{"live": info.ID}, nil)
+	waitMore(t, viewers[0], before, 20)
+
 	var got live.Info
 	qtest.Call(t, hostC, "live.get", map[string]any{"live": info.ID}, &got)
 	if got.Viewers != 3 || len(got.Tracks) != 2 {

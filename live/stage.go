@@ -207,7 +207,7 @@ func (s *Service) Kick(ctx context.Context, id *qun.Identity, live string, user 
 	rm.mu.Lock()
 	if user == rm.rec.Host || user == id.User {
 		rm.mu.Unlock()
-		return qun.Errorf(qun.CodeForbidden, "the host cannot be removed")
+		return qun.Errorf(qun.CodeForbidden, "neither the host nor yourself can be removed")
 	}
 	rm.kicked[user] = true
 	delete(rm.stage, user)
