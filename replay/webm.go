@@ -55,7 +55,7 @@ type webmWriter struct {
 	infoAt     int64
 	tracksAt   int64
 
-	buf       []byte // current cluster's body
+	buf       []byte // clusterHead bytes reserved for the header, then the current cluster's body
 	clusterMs int64
 	open      bool
 	keyRel    int64 // position of the cluster's first keyframe block in buf, -1 if none
@@ -176,16 +176,16 @@ func (w *webmWriter) WriteFrame(ts time.Duration, key bool, data []byte) error {
 	if w.lastMs >= 0 && ms > w.lastMs {
 		w.frameMs = ms - w.lastMs
 	}
-	if !w.open || ms-w.clusterMs >= maxClusterMs || len(w.buf) >= maxClusterSize ||
+	if !w.open || ms-w.clusterMs >= maxClusterMs || len(w.buf) >= maxClusterSize+clusterHead ||
 		(w.tr.Video && key && ms-w.clusterMs >= keyClusterMs) {
 		if err := w.flushCluster(); err != nil {
 			return err
 		}
 		w.open, w.clusterMs, w.keyRel = true, ms, -1
-		w.buf = appendUintEl(w.buf[:0], idTimestamp, uint64(ms))
+		w.buf = appendUintEl(append(w.buf[:0], make([]byte, clusterHead)...), idTimestamp, uint64(ms))
 	}
 	if key && w.keyRel < 0 {
-		w.keyRel = int64(len(w.buf))
+		w.keyRel = int64(len(w.buf) - clusterHead)
 	}
 	// SimpleBlock: track number 1, 16-bit relative timestamp, flags.
 	w.buf = appendID(w.buf, idSimpleBlock)
@@ -208,21 +208,26 @@ func (w *webmWriter) flushCluster() error {
 	}
 	w.open = false
 	start := w.pos
-	var hdr [12]byte
+	var hdr [clusterHead]byte
 	h := appendID(hdr[:0], idCluster)
-	h = appendSize(h, uint64(len(w.buf)))
+	h = appendSize(h, uint64(len(w.buf)-clusterHead))
 	if w.keyRel >= 0 {
 		w.cues = append(w.cues, webmCue{ms: w.clusterMs + w.blockRelMs(w.keyRel), cluster: start - w.segStart, rel: w.keyRel})
 	}
-	// One write for header and body keeps the file ending on a cluster boundary.
-	out := make([]byte, 0, len(h)+len(w.buf))
-	out = append(append(out, h...), w.buf...)
-	return w.write(out)
+	// The header goes into the space reserved before the body, so that one
+	// write, without a copy, keeps the file ending on a cluster boundary.
+	at := clusterHead - len(h)
+	copy(w.buf[at:], h)
+	return w.write(w.buf[at:])
 }
 
-// blockRelMs returns the relative timestamp of the SimpleBlock at rel in buf.
+// clusterHead is the room reserved for a cluster's id and size.
+const clusterHead = 12
+
+// blockRelMs returns the relative timestamp of the SimpleBlock at rel in
+// the cluster's body.
 func (w *webmWriter) blockRelMs(rel int64) int64 {
-	b := w.buf[rel:]
+	b := w.buf[clusterHead+rel:]
 	if len(b) == 0 || b[0] != idSimpleBlock {
 		return 0
 	}
