@@ -166,9 +166,18 @@ func (s *Service) Answer(sess *qun.Session, live, sdp string) error {
 	return sdpError(sub.HandleAnswer(sdp))
 }
 
+// ICECandidate is a trickled candidate, as the browser's RTCIceCandidateInit.
+type ICECandidate struct {
+	Candidate        string  `json:"candidate" validate:"max=1024"`
+	SDPMid           *string `json:"sdpMid,omitempty" validate:"omitempty,max=64"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty" validate:"omitempty,max=256"`
+}
+
 // Candidate adds a client ICE candidate to its publishing ("pub") or
 // viewing ("sub") connection.
-func (s *Service) Candidate(sess *qun.Session, live, pc string, c sfu.Candidate) error {
+func (s *Service) Candidate(sess *qun.Session, live, pc string, ic ICECandidate) error {
+	c := sfu.Candidate{Candidate: ic.Candidate, SDPMid: ic.SDPMid, SDPMLineIndex: ic.SDPMLineIndex, UsernameFragment: ic.UsernameFragment}
 	rm, p, err := s.participantOf(sess, live)
 	if err != nil {
 		return err

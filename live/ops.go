@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/qunkit/qun"
-	"github.com/qunkit/qun/live/internal/sfu"
 )
 
 // The ops' inputs. Every field is bounded; see docs/ops/live.md.
@@ -38,15 +37,9 @@ type (
 		SDP  string `json:"sdp" validate:"required,max=60000"`
 	}
 	candidateIn struct {
-		Live      string      `json:"live" validate:"required,max=32"`
-		PC        string      `json:"pc" validate:"required,oneof=pub sub"`
-		Candidate candidateJS `json:"candidate"`
-	}
-	candidateJS struct {
-		Candidate        string  `json:"candidate" validate:"max=1024"`
-		SDPMid           *string `json:"sdpMid,omitempty" validate:"omitempty,max=64"`
-		SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
-		UsernameFragment *string `json:"usernameFragment,omitempty" validate:"omitempty,max=256"`
+		Live      string       `json:"live" validate:"required,max=32"`
+		PC        string       `json:"pc" validate:"required,oneof=pub sub"`
+		Candidate ICECandidate `json:"candidate"`
 	}
 	layerIn struct {
 		Live  string `json:"live" validate:"required,max=32"`
@@ -139,8 +132,7 @@ func (s *Service) registerOps() {
 		return nil, s.Answer(c.Session(), in.Live, in.SDP)
 	}))
 	h.Handle("live.candidate", op(func(ctx context.Context, c *qun.Call, in *candidateIn) (any, error) {
-		cand := sfu.Candidate{Candidate: in.Candidate.Candidate, SDPMid: in.Candidate.SDPMid, SDPMLineIndex: in.Candidate.SDPMLineIndex, UsernameFragment: in.Candidate.UsernameFragment}
-		return nil, s.Candidate(c.Session(), in.Live, in.PC, cand)
+		return nil, s.Candidate(c.Session(), in.Live, in.PC, in.Candidate)
 	}))
 	h.Handle("live.restart", op(func(ctx context.Context, c *qun.Call, in *liveIn) (any, error) {
 		return nil, s.RestartICE(c.Session(), in.Live)
