@@ -7,7 +7,7 @@ import (
 // LogStore keeps each room's event log: the single order of everything that
 // happens in a room. Implementations: NewMemoryLogStore (ephemeral, bounded)
 // and NewSQLiteLogStore (durable, embedded default); adapters for other
-// engines pass internal/logtest's conformance suite.
+// engines pass package logtest's conformance suite.
 //
 // All methods are safe for concurrent use. Rooms are independent: a room is
 // identified by its RoomRef, so two tenants never share a log.
