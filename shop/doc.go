@@ -99,12 +99,23 @@
 //
 // # Performance
 //
-// Measured on the project's 2-core build machine (shared with other jobs),
-// modernc SQLite on local disk, WAL, synchronous=FULL:
+// Measured with
 //
-//	go test -run '^$' -bench . -benchtime 20x ./shop
+//	go test -run '^$' -bench . -benchtime 30x ./shop
 //
-//	BenchmarkBuyOneHotProduct  ≈ RESERVE durable reservations/s (256 buyers on one product;
-//	                            each Buy = reserve commit + Checkout + payment-reference commit)
-//	BenchmarkWebhookDelivery   ≈ DELIVER signed deliveries/s to a local HTTP endpoint
+// on the project's build machine: 2 cores shared with other jobs (load
+// average 4 to 14 during the runs, so wall-clock rates vary by a factor of
+// four between runs), modernc SQLite on local disk, WAL, synchronous=FULL.
+//
+//	BenchmarkBuyOneHotProduct  1,500–10,400 durable reservations/s (best runs 9,400 and 10,400;
+//	                           ≈ 150 µs of CPU per reservation in all goroutines, about half
+//	                           of it in the store's single writer)
+//	BenchmarkWebhookDelivery   1,200–8,200 signed deliveries/s to a local endpoint (best 8,170;
+//	                           ≈ 170 µs of CPU per delivery, the receiving server included)
+//
+// BenchmarkBuyOneHotProduct runs 256 buyers at a time on one product; each
+// Buy reserves (one commit), calls Checkout and records its answer (a
+// second commit), and returns only once both are durable. The 5,000/s goal
+// is met whenever the benchmark has the two cores to itself; the writer's
+// share of the CPU bounds a dedicated core at about 14,000 reservations/s.
 package shop
