@@ -84,7 +84,9 @@ func TestBrowserPublishAndPlay(t *testing.T) {
 			select {
 			case <-ctx.Done():
 				var logText string
-				_ = p.Eval(context.Background(), "document.getElementById('log').textContent", &logText)
+				c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_ = p.Eval(c, "document.getElementById('log').textContent", &logText)
+				cancel()
 				t.Fatalf("%s: timed out; page state %+v, frames %d, page log:\n%s", what, s, frames, logText)
 			case <-time.After(200 * time.Millisecond):
 			}
