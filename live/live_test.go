@@ -3,6 +3,7 @@ package live_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -196,6 +197,14 @@ func TestPublishAndWatchOverHub(t *testing.T) {
 	if _, err := host.Join(nil); err != nil {
 		t.Fatal(err)
 	}
+	// Bad offers are refused with a reason and leave the connection usable.
+	for _, bad := range []string{"garbage", unknownCodecOffer, tooManyTracksOffer} {
+		e := qtest.CallErr(t, hostC, "live.offer", map[string]any{"live": info.ID, "sdp": bad}, qun.CodeInvalid)
+		if e.Field != "sdp" || e.Message == "" {
+			t.Fatalf("bad offer error %+v", e)
+		}
+	}
+	qtest.CallErr(t, hostC, "live.offer", map[string]any{"live": info.ID, "sdp": "v=0", "sources": map[string]string{"x": "hologram"}}, qun.CodeInvalid)
 	if _, err := host.Publish(peer.PublisherOptions{Audio: true, Video: true, VideoBitrate: 400_000}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -318,6 +327,10 @@ func TestAccess(t *testing.T) {
 	qtest.CallErr(t, viewerC, "live.join", map[string]any{"live": info.ID}, qun.CodeConflict)
 }
 
-// unknownCodecOffer offers only VP9... as an unknown "XYZ" codec.
+// tooManyTracksOffer sends five video sections (the limit is four).
+var tooManyTracksOffer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n" + strings.Repeat(
+	"m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=sendonly\r\na=rtpmap:96 VP8/90000\r\n", 5)
+
+// unknownCodecOffer sends video in a codec the SFU does not know.
 const unknownCodecOffer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n" +
 	"m=video 9 UDP/TLS/RTP/SAVPF 98\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\na=rtpmap:98 XYZ/90000\r\n"

@@ -162,3 +162,52 @@ func TestLikesAggregated(t *testing.T) {
 		t.Fatalf("likes event %+v %s", f, f.D)
 	}
 }
+
+// TestSeveralCoHosts: a small class puts two students on stage at once;
+// everyone receives everyone else's tracks, never their own.
+func TestSeveralCoHosts(t *testing.T) {
+	e := newEnv(t, live.Config{})
+	for _, u := range []qun.UserID{"teacher", "s1", "s2", "s3"} {
+		e.groups.set("g:1", u, qun.RoleMember)
+	}
+	hostC := e.Connect(t, "t1", "teacher")
+	var info live.Info
+	qtest.Call(t, hostC, "live.start", map[string]any{"group": "g:1", "mode": "small", "stage_limit": 2}, &info)
+	host := peer.NewHubPeer(hostC, e.api, info.ID)
+	t.Cleanup(host.Close)
+	hv, err := host.Join(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := host.Publish(peer.PublisherOptions{Audio: true, Video: true, VideoBitrate: 200_000}, nil); err != nil {
+		t.Fatal(err)
+	}
+	views := map[string]*peer.Viewer{}
+	for _, u := range []string{"s1", "s2", "s3"} {
+		h := e.peer(t, u, info.ID)
+		v, err := h.Join(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		views[u] = v
+		if u == "s3" {
+			continue
+		}
+		qtest.Call(t, h.C, "live.stage.request", map[string]any{"live": info.ID}, nil)
+		qtest.Call(t, hostC, "live.stage.accept", map[string]any{"live": info.ID, "user": u}, nil)
+		if _, err := h.Publish(peer.PublisherOptions{Audio: true, StreamID: u}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitMedia(t, views["s3"], 4, 20) // teacher's two, s1's and s2's microphones
+	waitMedia(t, views["s1"], 3, 20) // teacher's two and s2's
+	waitMedia(t, hv, 2, 20)          // s1's and s2's
+	if n := len(views["s1"].Stats()); n != 3 {
+		t.Fatalf("s1 receives %d tracks, want 3 (not its own)", n)
+	}
+	var got live.Info
+	qtest.Call(t, hostC, "live.get", map[string]any{"live": info.ID}, &got)
+	if len(got.Stage) != 2 || len(got.Tracks) != 4 || got.Viewers != 4 {
+		t.Fatalf("info %+v", got)
+	}
+}
