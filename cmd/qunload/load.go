@@ -71,7 +71,7 @@ func runLoad(ctx context.Context, cfg loadConfig) error {
 	case <-ctx.Done():
 	}
 	subs.Latency().Reset()
-	t0, st0, sent0 := time.Now(), subs.Stats(), pubs.Sent()
+	t0, st0, sent0, cpu0 := time.Now(), subs.Stats(), pubs.Sent(), qload.CPUTime()
 	tick := time.NewTicker(time.Second)
 	prev, prevT := st0, t0
 	deadline := time.After(cfg.duration)
@@ -90,7 +90,7 @@ measure:
 		}
 	}
 	tick.Stop()
-	t1, st1, sent1 := time.Now(), subs.Stats(), pubs.Sent()
+	t1, st1, sent1, cpu1 := time.Now(), subs.Stats(), pubs.Sent(), qload.CPUTime()
 	lat := subs.Latency().Summary()
 	stopPubs()
 	<-done
@@ -106,6 +106,10 @@ measure:
 		secs, float64(sent1-sent0)/secs, float64(st1.Delivered-st0.Delivered)/secs, latString(lat))
 	fmt.Printf("qunload: %d of %d subscribers open; gaps %d; caught up to seq %d of %d; ended by server: %s; publish errors: %s\n",
 		final.Open, final.Subscribers, final.Gaps, final.MinSeq, pubs.LastSeq(), mapString(final.Ended), mapString(pubs.Errors()))
+	if n := st1.Delivered - st0.Delivered; n > 0 && cpu1 > cpu0 {
+		fmt.Printf("qunload: this process used %.2f µs of CPU per delivery (%.0f%% of a core)\n",
+			float64(cpu1-cpu0)/1e3/float64(n), 100*float64(cpu1-cpu0)/float64(t1.Sub(t0)))
+	}
 	return nil
 }
 

@@ -70,6 +70,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	go func() { errc <- srv.Serve(ln) }()
 
 	var tick <-chan time.Time
+	last := cpuSample{time.Now(), qload.CPUTime()}
 	if cfg.stats > 0 {
 		t := time.NewTicker(cfg.stats)
 		defer t.Stop()
@@ -80,7 +81,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		case err := <-errc:
 			return err
 		case <-tick:
-			printServerStats()
+			printServerStats(&last)
 			continue
 		case <-ctx.Done():
 		}
@@ -97,11 +98,20 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	return nil
 }
 
-// printServerStats prints the goroutines and the memory the process holds,
-// which with N idle connections open gives an upper bound of their cost.
-func printServerStats() {
+type cpuSample struct {
+	at  time.Time
+	cpu time.Duration
+}
+
+// printServerStats prints the goroutines and the memory the process holds
+// (with N idle connections open, an upper bound of their cost) and the CPU
+// it used since the last time.
+func printServerStats(last *cpuSample) {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	fmt.Printf("qunload: goroutines %d, heap in use %.1f MB, stacks %.1f MB\n",
-		runtime.NumGoroutine(), float64(m.HeapInuse)/(1<<20), float64(m.StackInuse)/(1<<20))
+	now := cpuSample{time.Now(), qload.CPUTime()}
+	fmt.Printf("qunload: goroutines %d, heap in use %.1f MB, stacks %.1f MB, CPU %.0f%% of a core\n",
+		runtime.NumGoroutine(), float64(m.HeapInuse)/(1<<20), float64(m.StackInuse)/(1<<20),
+		100*float64(now.cpu-last.cpu)/float64(now.at.Sub(last.at)))
+	*last = now
 }

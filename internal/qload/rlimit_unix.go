@@ -2,7 +2,10 @@
 
 package qload
 
-import "syscall"
+import (
+	"syscall"
+	"time"
+)
 
 // RaiseFileLimit raises the soft RLIMIT_NOFILE to the hard limit (Go does
 // this at startup since 1.19, but say so explicitly) and returns the new
@@ -19,4 +22,13 @@ func RaiseFileLimit() (uint64, error) {
 		}
 	}
 	return uint64(l.Cur), nil
+}
+
+// CPUTime is the CPU time (user and system) this process has used.
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
