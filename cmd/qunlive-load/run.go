@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"sort"
@@ -135,6 +136,12 @@ func load(o runOpts) error {
 		return err
 	}
 	ctx := context.Background()
+	// Browsers send their page's origin; the Hub accepts its own host by default.
+	u, err := url.Parse(o.url)
+	if err != nil {
+		return err
+	}
+	origin := strings.Replace(u.Scheme, "ws", "http", 1) + "://" + u.Host
 	connect := func(user string) (*qclient.Client, error) {
 		tok, err := tokens.Issue(qun.Identity{Tenant: qun.TenantID(o.tenant), User: qun.UserID(user), Name: user}, time.Hour)
 		if err != nil {
@@ -142,7 +149,7 @@ func load(o runOpts) error {
 		}
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
-		return qclient.Connect(cctx, o.url, tok, qclient.Options{Origin: "http://load"})
+		return qclient.Connect(cctx, o.url, tok, qclient.Options{Origin: origin})
 	}
 
 	var all []*client

@@ -51,10 +51,7 @@ func serve(args []string) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ws", hub)
-	mux.HandleFunc("/stats", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(svc.Stats())
-	})
+	mux.HandleFunc("/stats", func(w http.ResponseWriter, _ *http.Request) { writeStats(w, svc) })
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
@@ -71,4 +68,11 @@ func serve(args []string) {
 	_ = svc.Close()
 	_ = hub.Shutdown(ctx)
 	_ = srv.Shutdown(ctx)
+}
+
+// writeStats serves live.Service.Stats as JSON: the load tool reads the
+// server's own forwarding delay from it.
+func writeStats(w http.ResponseWriter, svc *live.Service) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(svc.Stats())
 }
