@@ -317,18 +317,25 @@ func (r *Receiver) readRTCP(l *layer) {
 }
 
 // awaitLayers delays reading a simulcast layer's RTCP until every layer
-// has arrived (or 3 s have passed). pion v3.3.6's RTPReceiver.ReadSimulcast
-// copies the receiver's track entries without its lock while
-// receiveForRid fills in a newly arrived layer's entry: a data race inside
-// pion. Waiting avoids it whenever the layers start together, as they do
-// from browsers at the start of a publication. It reports false if the
-// receiver closed meanwhile.
+// the offer announced has arrived (or 10 s have passed). pion v3.3.6's
+// RTPReceiver.ReadSimulcast copies the receiver's track entries without
+// its lock while receiveForRid fills in a newly arrived layer's entry: a
+// data race inside pion. OnTrack (which adds our layer) runs after
+// receiveForRid, so once all announced layers are ours no entry changes
+// any more. It reports false if the receiver closed meanwhile.
 func (r *Receiver) awaitLayers() bool {
+	want := min(len(r.rtpRecv.Tracks()), numLayers)
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if r.layers[0].Load() != nil && r.layers[1].Load() != nil && r.layers[2].Load() != nil {
+		have := 0
+		for i := range numLayers {
+			if r.layers[i].Load() != nil {
+				have++
+			}
+		}
+		if have >= want {
 			return true
 		}
 		select {
