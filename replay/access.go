@@ -157,15 +157,9 @@ type KeepOptions struct {
 // Keep publishes a pending replay to its viewers, or changes a kept one's
 // expiry. Only hosts may.
 func (s *Service) Keep(ctx context.Context, id *qun.Identity, rid string, o KeepOptions) (*Replay, error) {
-	r, host, err := s.access(ctx, id, rid, false)
+	r, err := s.asHost(ctx, id, rid, "keep", false)
 	if err != nil {
 		return nil, err
-	}
-	if !host {
-		return nil, qun.Errorf(qun.CodeForbidden, "only the host keeps or discards a replay")
-	}
-	if r.State == StateRecording {
-		return nil, qun.Errorf(qun.CodeConflict, "stop the recording first")
 	}
 	now := s.now()
 	limit := now.Add(s.cfg.Retention)
@@ -187,15 +181,9 @@ func (s *Service) Keep(ctx context.Context, id *qun.Identity, rid string, o Keep
 // Discard deletes a pending or kept replay's media and timeline. Only
 // hosts may; a recording must be stopped first.
 func (s *Service) Discard(ctx context.Context, id *qun.Identity, rid string) (*Replay, error) {
-	r, host, err := s.access(ctx, id, rid, false)
+	r, err := s.asHost(ctx, id, rid, "discard", false)
 	if err != nil {
 		return nil, err
-	}
-	if !host {
-		return nil, qun.Errorf(qun.CodeForbidden, "only the host keeps or discards a replay")
-	}
-	if r.State == StateRecording {
-		return nil, qun.Errorf(qun.CodeConflict, "stop the recording first")
 	}
 	r.State = StateDiscarded
 	if err := s.store.Update(ctx, r); err != nil {
@@ -210,14 +198,27 @@ func (s *Service) Discard(ctx context.Context, id *qun.Identity, rid string) (*R
 
 // StopByHost stops a recording on behalf of one of its hosts.
 func (s *Service) StopByHost(ctx context.Context, id *qun.Identity, rid string) (*Replay, error) {
+	r, err := s.asHost(ctx, id, rid, "stop", true)
+	if err != nil {
+		return nil, err
+	}
+	return s.Stop(ctx, r.Tenant, r.ID)
+}
+
+// asHost loads replay rid for an action only hosts may take; unless
+// recording is true, a replay still recording must be stopped first.
+func (s *Service) asHost(ctx context.Context, id *qun.Identity, rid, action string, recording bool) (*Replay, error) {
 	r, host, err := s.access(ctx, id, rid, false)
 	if err != nil {
 		return nil, err
 	}
 	if !host {
-		return nil, qun.Errorf(qun.CodeForbidden, "only the host stops a recording")
+		return nil, qun.Errorf(qun.CodeForbidden, "only the host may %s the replay", action)
 	}
-	return s.Stop(ctx, r.Tenant, r.ID)
+	if r.State == StateRecording && !recording {
+		return nil, qun.Errorf(qun.CodeConflict, "stop the recording first")
+	}
+	return r, nil
 }
 
 // Timeline returns a window of replay rid's timeline.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,7 +81,11 @@ func newRecording(s *Service, r *Replay) *recording {
 // keyPrefix names a replay's objects in Storage; the tenant is escaped so
 // that no tenant id can reach another's keys.
 func keyPrefix(tenant qun.TenantID, id string) string {
-	return url.PathEscape(string(tenant)) + "/" + id + "/"
+	t := url.PathEscape(string(tenant))
+	if strings.HasPrefix(t, ".") { // "." and ".." are not names of directories
+		t = "%2E" + t[1:]
+	}
+	return t + "/" + id + "/"
 }
 
 var errRecordingStopped = qun.Errorf(qun.CodeConflict, "the recording has stopped")
