@@ -5,26 +5,19 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/qunkit/qun"
 	"github.com/qunkit/qun/live"
-	"github.com/qunkit/qun/live/internal/cdp"
+	"github.com/qunkit/qun/internal/browser"
 )
 
 // TestBrowserPublishAndPlay: a headless Chromium page publishes its fake
 // camera and microphone; a second page plays the live, and the video
 // element must decode frames.
 func TestBrowserPublishAndPlay(t *testing.T) {
-	bin := cdp.Find()
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but no Chromium: install the Debian package chromium (or set $CHROMIUM)")
-		}
-		t.Skip("no Chromium found (install the Debian package chromium or set $CHROMIUM); skipping the browser test")
-	}
+	b := browser.Launch(t) // skips without Chromium, fails under CI=true
 	e := newEnv(t, live.Config{})
 	e.Mux.HandleFunc("/live.html", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFile(w, r, "testdata/live.html")
@@ -36,17 +29,12 @@ func TestBrowserPublishAndPlay(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	b, err := cdp.Launch(ctx, bin, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	page := func(user, role string, extra ...string) *cdp.Page {
+	page := func(user, role string, extra ...string) *browser.Page {
 		q := url.Values{"ws": {e.URL}, "token": {e.Token(t, "t1", user)}, "live": {info.ID}, "role": {role}}
 		for i := 0; i+1 < len(extra); i += 2 {
 			q.Set(extra[i], extra[i+1])
 		}
-		p, err := b.Open(ctx, e.Server.URL+"/live.html?"+q.Encode())
+		p, err := b.NewPage(ctx, user, e.Server.URL+"/live.html?"+q.Encode())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +46,7 @@ func TestBrowserPublishAndPlay(t *testing.T) {
 		Tracks int    `json:"tracks"`
 	}
 	// eval bounds each DevTools call on its own, so a stuck one names itself.
-	eval := func(p *cdp.Page, expr string, out any) error {
+	eval := func(p *browser.Page, expr string, out any) error {
 		c, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		if err := p.Eval(c, expr, out); err != nil {
@@ -66,7 +54,7 @@ func TestBrowserPublishAndPlay(t *testing.T) {
 		}
 		return nil
 	}
-	wait := func(p *cdp.Page, what string, cond func(s pageState, frames int) bool) {
+	wait := func(p *browser.Page, what string, cond func(s pageState, frames int) bool) {
 		t.Helper()
 		var s pageState
 		var frames int
