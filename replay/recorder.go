@@ -384,6 +384,8 @@ func (t *trackRecorder) open(key bool, frame []byte) bool {
 		mw, err = newMP4Writer(f, t.asm.sps, t.asm.pps)
 		if err == nil {
 			meta.Width, meta.Height = mw.width, mw.height
+			// The codecs parameter names the stream's profile and level.
+			meta.MimeType = fmt.Sprintf(`video/mp4; codecs="avc1.%02X%02X%02X"`, t.asm.sps[1], t.asm.sps[2], t.asm.sps[3])
 			w = mw
 		}
 	}
@@ -396,7 +398,7 @@ func (t *trackRecorder) open(key bool, frame []byte) bool {
 	start, fromSR := t.clock.start()
 	rec.mu.Lock()
 	s := &rec.snaps[t.idx]
-	s.meta.Width, s.meta.Height, s.meta.Channels = meta.Width, meta.Height, meta.Channels
+	s.meta.Width, s.meta.Height, s.meta.Channels, s.meta.MimeType = meta.Width, meta.Height, meta.Channels, meta.MimeType
 	s.opened, s.startNS, s.fromSR = true, start, fromSR
 	rec.mu.Unlock()
 	rec.persist(false) // a recovery must know this file even if nothing else gets saved

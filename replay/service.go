@@ -55,6 +55,11 @@ type Config struct {
 	// ended: its recording then stops by itself (checked every Heartbeat).
 	// Zero means "live.ended".
 	EndEvent string
+	// Follow names the rooms an event points to whose events belong on the
+	// timeline too, read from their beginning. Nil means whiteboards: the
+	// room of every board announced ("wb.board") in the replay's rooms,
+	// before the recording (looking back 5,000 events) or during it.
+	Follow func(*qun.Event) []qun.RoomID
 	// EventFilter, if set, decides which room events go on the timeline.
 	// Nil keeps every durable event.
 	EventFilter func(*qun.Event) bool
@@ -90,6 +95,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Follow == nil {
+		c.Follow = followBoards
 	}
 	if c.EndEvent == "" {
 		c.EndEvent = "live.ended"
@@ -219,6 +227,18 @@ func (s *Service) start(ctx context.Context, o StartOptions) (*recording, error)
 			return nil, err
 		}
 		r.Rooms = append(r.Rooms, RoomStart{Room: room, After: head})
+	}
+	for _, rs := range append([]RoomStart(nil), r.Rooms...) {
+		found, err := s.existingRooms(ctx, qun.RoomRef{Tenant: o.Tenant, Room: rs.Room})
+		if err != nil {
+			return nil, err
+		}
+		for _, room := range found {
+			if !seen[room] && len(r.Rooms) < maxTimelineRooms {
+				seen[room] = true
+				r.Rooms = append(r.Rooms, RoomStart{Room: room}) // its whole history
+			}
+		}
 	}
 	now := s.now()
 	r.StartedAt, r.Heartbeat = now, now

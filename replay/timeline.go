@@ -30,14 +30,87 @@ type TimelineEvent struct {
 
 const timelinePage = 500
 
+// maxTimelineRooms bounds the rooms one timeline reads.
+const maxTimelineRooms = 32
+
+// followBoards is the default Config.Follow: a whiteboard announced in a
+// room ("wb.board", see package whiteboard) has its own room, whose
+// operations belong on the timeline.
+func followBoards(ev *qun.Event) []qun.RoomID {
+	if ev.Type != "wb.board" {
+		return nil
+	}
+	var d struct {
+		Room    qun.RoomID `json:"room"`
+		Deleted bool       `json:"deleted"`
+	}
+	if json.Unmarshal(ev.Data, &d) != nil || d.Room == "" || d.Deleted {
+		return nil
+	}
+	return []qun.RoomID{d.Room}
+}
+
+// existingRooms finds the rooms announced in ref before the recording
+// started (a board opened before the live), looking back at most
+// followLookback events.
+func (s *Service) existingRooms(ctx context.Context, ref qun.RoomRef) ([]qun.RoomID, error) {
+	var out []qun.RoomID
+	deleted := map[qun.RoomID]bool{}
+	before := uint64(0)
+	for read := 0; read < followLookback; {
+		page, err := s.hub.Log().ReadBefore(ctx, ref, before, timelinePage)
+		if err != nil {
+			if qun.ErrorCode(err) == qun.CodeTooOld {
+				break
+			}
+			return nil, err
+		}
+		for i := len(page) - 1; i >= 0; i-- { // newest first: a later deletion wins
+			ev := page[i]
+			if ev.Type == "wb.board" {
+				var d struct {
+					Room    qun.RoomID `json:"room"`
+					Deleted bool       `json:"deleted"`
+				}
+				if json.Unmarshal(ev.Data, &d) == nil && d.Deleted {
+					deleted[d.Room] = true
+				}
+			}
+			for _, room := range s.cfg.Follow(ev) {
+				if !deleted[room] {
+					out = append(out, room)
+				}
+			}
+		}
+		read += len(page)
+		if len(page) < timelinePage || page[0].Seq <= 1 {
+			break
+		}
+		before = page[0].Seq
+	}
+	return out, nil
+}
+
+// followLookback bounds how far back Start looks for rooms to follow.
+const followLookback = 5000
+
 // writeTimeline reads the events of the replay's rooms from the log, from
 // the recording's start to its end, and stores them as JSON lines sorted
-// by At.
+// by At. Rooms that events point to (whiteboards created during the live)
+// are read too, from their beginning: a board's whole history is what a
+// player replays to show it at any time; events before the recording get
+// At 0.
 func (s *Service) writeTimeline(ctx context.Context, r *Replay) error {
 	start, end := r.StartedAt.UnixMilli(), r.EndedAt.UnixMilli()
 	var evs []TimelineEvent
 	truncated := false
-	for _, rs := range r.Rooms {
+	queue := append([]RoomStart(nil), r.Rooms...)
+	seen := map[qun.RoomID]bool{}
+	for _, rs := range queue {
+		seen[rs.Room] = true
+	}
+	for i := 0; i < len(queue) && !truncated; i++ {
+		rs := queue[i]
 		ref := qun.RoomRef{Tenant: r.Tenant, Room: rs.Room}
 		after := rs.After
 	room:
@@ -54,6 +127,12 @@ func (s *Service) writeTimeline(ctx context.Context, r *Replay) error {
 				after = ev.Seq
 				if ev.TS > end {
 					break room
+				}
+				for _, room := range s.cfg.Follow(ev) {
+					if !seen[room] && len(queue) < maxTimelineRooms {
+						seen[room] = true
+						queue = append(queue, RoomStart{Room: room})
+					}
 				}
 				if s.cfg.EventFilter != nil && !s.cfg.EventFilter(ev) {
 					continue

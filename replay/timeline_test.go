@@ -131,3 +131,53 @@ func TestTimelineWindow(t *testing.T) {
 		}
 	}
 }
+
+// Whiteboards announced in the replay's rooms, before or during the
+// recording, have their whole history on the timeline (what came before
+// the recording at 0), so a player can rebuild the board at any time;
+// deleted boards do not.
+func TestTimelineFollowsBoards(t *testing.T) {
+	te := newTestEnv(t, nil)
+	ctx := context.Background()
+	pub := func(room qun.RoomID, typ string, data any) {
+		t.Helper()
+		if _, err := te.Hub.Publish(ctx, qun.RoomRef{Tenant: "ten1", Room: room}, qun.Draft{Type: typ, Actor: "host", Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub("g:1", "wb.board", map[string]any{"board": "b1", "room": "wb:b1"})
+	pub("wb:b1", "wb.pages.add", map[string]any{"pages": []any{map[string]any{"id": 1}}})
+	pub("wb:b1", "wb.add", map[string]any{"page": 1})
+	pub("g:1", "wb.board", map[string]any{"board": "b3", "room": "wb:b3"})
+	pub("wb:b3", "wb.add", map[string]any{"page": 1})
+	pub("g:1", "wb.board", map[string]any{"board": "b3", "room": "wb:b3", "deleted": true})
+	te.clock.Advance(time.Minute)
+	r, err := te.svc.Start(ctx, StartOptions{Tenant: "ten1", Live: "live:l1", Group: "g:1", Host: "host"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	te.clock.Advance(2 * time.Second)
+	pub("wb:b1", "wb.erase", map[string]any{"page": 1})
+	te.clock.Advance(500 * time.Millisecond)
+	pub("live:l1", "wb.board", map[string]any{"board": "b2", "room": "wb:b2"})
+	te.clock.Advance(500 * time.Millisecond)
+	pub("wb:b2", "wb.add", map[string]any{"page": 1})
+	te.clock.Advance(time.Second)
+	if r, err = te.svc.Stop(ctx, "ten1", r.ID); err != nil {
+		t.Fatal(err)
+	}
+	te.clock.Advance(time.Second)
+	pub("wb:b2", "wb.clear", map[string]any{"page": 1}) // after the end
+	page, err := te.svc.Timeline(ctx, &qun.Identity{Tenant: "ten1", User: "host"}, r.ID, TimelineQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range page.Events {
+		got = append(got, fmt.Sprintf("%d %s %s", ev.At, ev.Room, ev.Type))
+	}
+	want := []string{"0 wb:b1 wb.pages.add", "0 wb:b1 wb.add", "2000 wb:b1 wb.erase", "2500 live:l1 wb.board", "3000 wb:b2 wb.add"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("timeline:\n got %q\nwant %q", got, want)
+	}
+}
