@@ -39,7 +39,10 @@
 // events of the live room, the group room and any StartOptions.Rooms,
 // read from the Hub's room log from the recording's start to its end, each
 // with At, its offset from the recording's start in ms (JSON lines,
-// sorted by At).
+// sorted by At). Whiteboards announced in those rooms ("wb.board", before
+// or during the live; Config.Follow) bring their own room's whole history,
+// what came before the recording at At 0, so a player rebuilds the board
+// at any time by applying the events up to it.
 //
 // # Crash safety
 //
