@@ -449,20 +449,42 @@ func (t *shopTx) DueDeliveries(now int64, limit int) ([]*shop.DueDelivery, error
 		JOIN shop_outbox m ON m.seq = d.msg
 		JOIN shop_endpoints e ON e.id = d.endpoint
 		WHERE d.state = 0 AND d.next_at <= ? AND `+enabled+`
-		ORDER BY d.next_at LIMIT ?`, []any{now, max(limit, 0)}, func(r pgx.Rows) (*shop.DueDelivery, error) {
-		d := &shop.DueDelivery{}
-		var ep []byte
-		if err := r.Scan(&d.Msg, &d.Endpoint, &d.Attempts, &d.NextAt, &d.Updated, &d.Message.ID, &d.Message.Tenant,
-			&d.Message.Type, &d.Message.TS, &d.Message.Body, &ep); err != nil {
-			return nil, err
-		}
-		var e shop.Endpoint
-		if err := json.Unmarshal(ep, &e); err != nil {
-			return nil, err
-		}
-		d.Message.Seq, d.URL, d.Secrets = d.Msg, e.URL, e.Secrets
-		return d, nil
-	})
+		ORDER BY d.next_at LIMIT ?`, []any{now, max(limit, 0)}, scanDue)
+}
+
+// ClaimDeliveries picks and moves the due deliveries in one statement. The
+// shop's batch lock already makes writers take turns; FOR UPDATE SKIP
+// LOCKED keeps the claim correct without it.
+func (t *shopTx) ClaimDeliveries(now, until int64, limit int) ([]*shop.DueDelivery, error) {
+	if t.ro {
+		return nil, errShopReadOnly
+	}
+	return scanAll(t, "claimed deliveries", `WITH c AS (
+			SELECT d.msg, d.endpoint, d.next_at FROM shop_deliveries d JOIN shop_endpoints e ON e.id = d.endpoint
+			WHERE d.state = 0 AND d.next_at <= ? AND `+enabled+`
+			ORDER BY d.next_at LIMIT ? FOR UPDATE OF d SKIP LOCKED
+		), u AS (
+			UPDATE shop_deliveries d SET next_at = ? FROM c WHERE d.msg = c.msg AND d.endpoint = c.endpoint
+			RETURNING d.msg, d.endpoint, d.attempts, d.next_at, d.updated, c.next_at AS due
+		)
+		SELECT u.msg, u.endpoint, u.attempts, u.next_at, u.updated, m.id, m.tenant, m.type, m.ts, m.body, e.data
+		FROM u JOIN shop_outbox m ON m.seq = u.msg JOIN shop_endpoints e ON e.id = u.endpoint
+		ORDER BY u.due`, []any{now, max(limit, 0), until}, scanDue)
+}
+
+func scanDue(r pgx.Rows) (*shop.DueDelivery, error) {
+	d := &shop.DueDelivery{}
+	var ep []byte
+	if err := r.Scan(&d.Msg, &d.Endpoint, &d.Attempts, &d.NextAt, &d.Updated, &d.Message.ID, &d.Message.Tenant,
+		&d.Message.Type, &d.Message.TS, &d.Message.Body, &ep); err != nil {
+		return nil, err
+	}
+	var e shop.Endpoint
+	if err := json.Unmarshal(ep, &e); err != nil {
+		return nil, err
+	}
+	d.Message.Seq, d.URL, d.Secrets = d.Msg, e.URL, e.Secrets
+	return d, nil
 }
 
 func (t *shopTx) NextDelivery() (int64, bool, error) {

@@ -118,6 +118,13 @@ type Tx interface {
 	// DueDeliveries lists pending deliveries to enabled endpoints with
 	// NextAt ≤ now, earliest first, with their message and endpoint.
 	DueDeliveries(now int64, limit int) ([]*DueDelivery, error)
+	// ClaimDeliveries is DueDeliveries for a deliverer, in a write
+	// transaction: it also moves the NextAt of every delivery it returns
+	// to until (in the store and in the result), so that no other
+	// deliverer sharing the store (another node's) finds them due before
+	// then. The returned NextAt is the claim: the deliverer records its
+	// attempt only if the delivery still carries it.
+	ClaimDeliveries(now, until int64, limit int) ([]*DueDelivery, error)
 	// NextDelivery returns the earliest NextAt of a pending delivery to an
 	// enabled endpoint; ok is false if there is none.
 	NextDelivery() (at int64, ok bool, err error)

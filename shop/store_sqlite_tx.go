@@ -543,6 +543,25 @@ func (t *sqlTx) DueDeliveries(now int64, limit int) ([]*DueDelivery, error) {
 	return out, rows.Err()
 }
 
+// ClaimDeliveries reads and moves in one transaction; SQLite's one writer
+// makes that atomic against every other deliverer.
+func (t *sqlTx) ClaimDeliveries(now, until int64, limit int) ([]*DueDelivery, error) {
+	if t.ro {
+		return nil, errReadOnly
+	}
+	due, err := t.DueDeliveries(now, limit)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range due {
+		if _, err := t.exec("delivery claim", `UPDATE shop_deliveries SET next_at=? WHERE msg=? AND endpoint=?`, until, d.Msg, string(d.Endpoint)); err != nil {
+			return nil, err
+		}
+		d.NextAt = until
+	}
+	return due, nil
+}
+
 func (t *sqlTx) NextDelivery() (int64, bool, error) {
 	var at sql.NullInt64
 	err := t.q.queryRow(`SELECT MIN(d.next_at) FROM shop_deliveries d JOIN shop_endpoints e ON e.id = d.endpoint

@@ -21,20 +21,26 @@ const fanoutCursor = "webhook.fanout"
 // WebhookConfig.Concurrency at a time, each in its own goroutine. An attempt's
 // outcome is written back through the store; an attempt cut short by Close
 // is not recorded, so it is made again after a restart (at least once).
+//
+// Several Services may share one store (one per node): each delivery is
+// claimed in the store before its attempt (Tx.ClaimDeliveries moves its
+// NextAt to the end of a lease), so one deliverer makes each attempt, and
+// fan-out decides inside its write transaction which messages are still
+// new. A deliverer that dies holding claims leaves them to the others when
+// the lease runs out.
 type deliverer struct {
 	s      *Service
 	kick   chan struct{}
 	cursor int64 // last fanned-out Seq; -1 until read from the store
 
-	// queue holds due deliveries read ahead, so that the store is asked
+	// queue holds deliveries claimed ahead, so that the store is asked
 	// again only when it runs low, not after every attempt. Loop goroutine only.
 	queue []*DueDelivery
 
-	mu       sync.Mutex
-	inflight map[dkey]struct{}
-	// recent holds attempts that finished since the last refill began: that
-	// read of due deliveries may predate their outcome.
-	recent map[dkey]struct{}
+	mu sync.Mutex
+	// inflight maps each attempt in progress to its claim (the NextAt the
+	// store holds for it while it is ours).
+	inflight map[dkey]int64
 	// gone holds endpoints disabled (410) since the last refill: their
 	// queued deliveries are dropped.
 	gone    map[EndpointID]struct{}
@@ -48,7 +54,7 @@ type dkey struct {
 
 func newDeliverer(s *Service) *deliverer {
 	return &deliverer{s: s, kick: make(chan struct{}, 1), cursor: -1,
-		inflight: map[dkey]struct{}{}, recent: map[dkey]struct{}{}, gone: map[EndpointID]struct{}{}}
+		inflight: map[dkey]int64{}, gone: map[EndpointID]struct{}{}}
 }
 
 // wake makes the loop look for work now.
@@ -69,9 +75,13 @@ func (d *deliverer) run() {
 	for {
 		select {
 		case <-ctx.Done():
+			d.release()
 			return
 		case <-d.kick:
 		case <-timer.C:
+		}
+		if ctx.Err() != nil {
+			return
 		}
 		more, err := d.fanout(ctx)
 		if err == nil {
@@ -128,9 +138,25 @@ func (d *deliverer) fanout(ctx context.Context) (more bool, err error) {
 		return false, err
 	}
 	last := msgs[len(msgs)-1].Seq
+	var cursor int64
 	err = d.s.store.Update(context.WithoutCancel(ctx), func(tx Tx) error {
+		// Another node's deliverer may have fanned some of msgs out since
+		// the read above: the cursor read in this write transaction
+		// decides, so no delivery is created twice (PutDelivery would make
+		// a done one pending again).
+		cur, err := tx.Cursor(fanoutCursor)
+		if err != nil {
+			return err
+		}
+		cursor = max(cur, last)
+		if cur >= last {
+			return nil
+		}
 		now := d.s.now()
 		for _, m := range msgs {
+			if m.Seq <= cur {
+				continue
+			}
 			for _, e := range eps {
 				if !e.wants(m) {
 					continue
@@ -145,12 +171,22 @@ func (d *deliverer) fanout(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	d.cursor = last
+	d.cursor = cursor
 	return len(msgs) == fanoutBatch, nil
 }
 
-// dispatchBatch is how many due deliveries one refill reads ahead.
+// dispatchBatch bounds how many due deliveries one refill claims.
 const dispatchBatch = 256
+
+// claimLease is how long a claim keeps a delivery from other deliverers:
+// time for one round of attempts ahead of it in the queue (refill claims at
+// most the free slots plus one round) and its own attempt, with room to
+// spare. dispatch drops a queued delivery whose claim would run out during
+// its attempt; it is claimed again once the claim has lapsed.
+func (d *deliverer) claimLease() time.Duration { return 3 * d.s.cfg.Webhooks.Timeout }
+
+// claimLeft is the least time a claim must have left for an attempt.
+func (d *deliverer) claimLeft() int64 { return (d.s.cfg.Webhooks.Timeout + time.Second).Milliseconds() }
 
 // dispatch starts due attempts up to the concurrency limit, refilling the
 // queue from the store when it holds fewer than the free slots.
@@ -167,6 +203,7 @@ func (d *deliverer) dispatch(ctx context.Context) error {
 			return err
 		}
 	}
+	now := d.s.now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for free > 0 && len(d.queue) > 0 {
@@ -176,7 +213,10 @@ func (d *deliverer) dispatch(ctx context.Context) error {
 		if _, ok := d.gone[dd.Endpoint]; ok {
 			continue
 		}
-		d.inflight[dkey{dd.Msg, dd.Endpoint}] = struct{}{}
+		if dd.NextAt-now < d.claimLeft() {
+			continue // the claim would lapse mid-attempt; claimed again later
+		}
+		d.inflight[dkey{dd.Msg, dd.Endpoint}] = dd.NextAt
 		free--
 		d.senders.Add(1)
 		go d.send(ctx, dd)
@@ -185,20 +225,20 @@ func (d *deliverer) dispatch(ctx context.Context) error {
 }
 
 func (d *deliverer) refill(ctx context.Context, busy int) error {
-	queued := make(map[dkey]struct{}, len(d.queue))
+	queued := make(map[dkey]*DueDelivery, len(d.queue))
 	for _, dd := range d.queue {
-		queued[dkey{dd.Msg, dd.Endpoint}] = struct{}{}
+		queued[dkey{dd.Msg, dd.Endpoint}] = dd
 	}
 	d.mu.Lock()
-	clear(d.recent)
 	clear(d.gone)
 	d.mu.Unlock()
 	var due []*DueDelivery
 	now := d.s.now()
-	// In-flight and queued deliveries are still pending in the store and
-	// come first: read past them.
-	if err := d.s.store.View(ctx, func(tx Tx) (err error) {
-		due, err = tx.DueDeliveries(now, dispatchBatch+busy+len(d.queue))
+	until := now + d.claimLease().Milliseconds()
+	cc := d.s.cfg.Webhooks.Concurrency
+	want := min(max(2*cc-busy-len(d.queue), 1), dispatchBatch)
+	if err := d.s.store.Update(ctx, func(tx Tx) (err error) {
+		due, err = tx.ClaimDeliveries(now, until, want)
 		return err
 	}); err != nil {
 		return err
@@ -207,10 +247,13 @@ func (d *deliverer) refill(ctx context.Context, busy int) error {
 	defer d.mu.Unlock()
 	for _, dd := range due {
 		k := dkey{dd.Msg, dd.Endpoint}
-		_, a := d.inflight[k]
-		_, b := d.recent[k]
-		_, c := queued[k]
-		if !a && !b && !c {
+		// Claimed again after its claim lapsed (a stalled machine or
+		// clock): the attempt in progress or queued goes on under the new claim.
+		if _, ok := d.inflight[k]; ok {
+			d.inflight[k] = dd.NextAt
+		} else if q := queued[k]; q != nil {
+			q.NextAt = dd.NextAt
+		} else {
 			d.queue = append(d.queue, dd)
 		}
 	}
@@ -229,14 +272,19 @@ func (d *deliverer) send(ctx context.Context, dd *DueDelivery) {
 		d.mu.Lock()
 		k := dkey{dd.Msg, dd.Endpoint}
 		delete(d.inflight, k)
-		d.recent[k] = struct{}{}
 		d.mu.Unlock()
 		d.senders.Done()
 		d.wake()
 	}()
 	out := d.attempt(ctx, dd)
 	if ctx.Err() != nil {
-		return // shutting down: the delivery stays pending and is retried after a restart
+		// Shutting down: the delivery stays pending, and is due at once
+		// for the next deliverer.
+		d.mu.Lock()
+		claim := d.inflight[dkey{dd.Msg, dd.Endpoint}]
+		d.mu.Unlock()
+		d.unclaim([]dkey{{dd.Msg, dd.Endpoint}}, []int64{claim})
+		return
 	}
 	if err := d.record(ctx, dd, out); err != nil && ctx.Err() == nil {
 		d.s.log.Warn("shop: record webhook attempt", zap.Error(err))
@@ -306,10 +354,17 @@ func backoff(cfg *WebhookConfig, n int) time.Duration {
 
 func (d *deliverer) record(ctx context.Context, dd *DueDelivery, out outcome) error {
 	cfg := &d.s.cfg.Webhooks
+	k := dkey{dd.Msg, dd.Endpoint}
 	return d.s.store.Update(context.WithoutCancel(ctx), func(tx Tx) error {
 		dl, err := tx.Delivery(dd.Msg, dd.Endpoint)
 		if err != nil || dl.State != DeliveryPending {
 			return nil // endpoint deleted meanwhile, or already settled
+		}
+		d.mu.Lock()
+		claim := d.inflight[k]
+		d.mu.Unlock()
+		if dl.NextAt != claim {
+			return nil // our claim lapsed and another deliverer took it over
 		}
 		now := d.s.now()
 		dl.Attempts++
@@ -343,6 +398,46 @@ func (d *deliverer) record(ctx context.Context, dd *DueDelivery, out outcome) er
 		}
 		return tx.PutDelivery(dl)
 	})
+}
+
+// release gives back, as the loop stops, the claims of deliveries queued
+// but not attempted, so that the next deliverer (this node restarted, or
+// another) sends them at once rather than when their claims lapse.
+// Attempts cut short are released by send.
+func (d *deliverer) release() {
+	var keys []dkey
+	var claims []int64
+	for _, dd := range d.queue {
+		keys, claims = append(keys, dkey{dd.Msg, dd.Endpoint}), append(claims, dd.NextAt)
+	}
+	d.queue = nil
+	d.unclaim(keys, claims)
+}
+
+// unclaim makes the deliveries due now if they still carry our claims.
+func (d *deliverer) unclaim(keys []dkey, claims []int64) {
+	if len(keys) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := d.s.store.Update(ctx, func(tx Tx) error {
+		now := d.s.now()
+		for i, k := range keys {
+			dl, err := tx.Delivery(k.msg, k.ep)
+			if err != nil || dl.State != DeliveryPending || dl.NextAt != claims[i] {
+				continue
+			}
+			dl.NextAt = now
+			if err := tx.PutDelivery(dl); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		d.s.log.Warn("shop: releasing webhook claims", zap.Error(err))
+	}
 }
 
 func truncate(s string, n int) string {

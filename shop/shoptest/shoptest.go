@@ -33,6 +33,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) shop.Store) {
 		{"IdempotencyRecords", idem},
 		{"OutboxAndCursor", outbox},
 		{"Deliveries", deliveries},
+		{"ClaimsAreExclusive", claims},
 		{"UpdateIsAllOrNothing", atomicity},
 		{"BatchedUpdatesAreIsolated", isolation},
 		{"ViewIsReadOnly", readOnly},
@@ -526,6 +527,86 @@ func deliveries(t *testing.T, s shop.Store) {
 	if err := s.Update(ctx, func(tx shop.Tx) error { return tx.DeleteEndpoint("on") }); code(err) != qun.CodeNotFound {
 		t.Fatalf("delete again: %v", err)
 	}
+}
+
+// claims: a claimed delivery is not due again until its claim runs out,
+// and concurrent claimers (deliverers of several nodes) never get the same
+// delivery.
+func claims(t *testing.T, s shop.Store) {
+	const n = 60
+	update(t, s, func(tx shop.Tx) error {
+		if err := tx.PutEndpoint(&shop.Endpoint{ID: "ep", URL: "https://ep", Secrets: []string{"whsec_x"}}); err != nil {
+			return err
+		}
+		for i := range n {
+			m := &shop.Message{ID: fmt.Sprint("msg_", i), Tenant: "t1", Type: "a", TS: 1, Body: []byte("{}")}
+			if err := tx.Enqueue(m); err != nil {
+				return err
+			}
+			if err := tx.PutDelivery(&shop.Delivery{Msg: m.Seq, Endpoint: "ep", NextAt: int64(i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err := s.View(ctx, func(tx shop.Tx) error { _, err := tx.ClaimDeliveries(100, 200, 1); return err }); err == nil {
+		t.Errorf("ClaimDeliveries in a View succeeded")
+	}
+	var first []*shop.DueDelivery
+	update(t, s, func(tx shop.Tx) (err error) { first, err = tx.ClaimDeliveries(100, 1000, 5); return err })
+	if len(first) != 5 || first[0].NextAt != 1000 || first[0].URL != "https://ep" || first[0].Message.ID != "msg_0" || first[4].Message.ID != "msg_4" {
+		t.Fatalf("first claim %+v", first)
+	}
+	view(t, s, func(tx shop.Tx) error {
+		if d, err := tx.Delivery(first[0].Msg, "ep"); err != nil || d.NextAt != 1000 {
+			t.Errorf("claimed delivery in the store: %+v %v", d, err)
+		}
+		if ds, _ := tx.DueDeliveries(100, n); len(ds) != n-5 {
+			t.Errorf("%d due after claiming 5 of %d", len(ds), n)
+		}
+		return nil
+	})
+	// Claimers in parallel share the rest, each delivery once.
+	var mu sync.Mutex
+	got := map[int64]int{}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				var ds []*shop.DueDelivery
+				if err := s.Update(ctx, func(tx shop.Tx) (err error) { ds, err = tx.ClaimDeliveries(100, 1000, 3); return err }); err != nil {
+					t.Error(err)
+					return
+				}
+				if len(ds) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, d := range ds {
+					got[d.Msg]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(got) != n-5 {
+		t.Errorf("parallel claimers got %d deliveries, want %d", len(got), n-5)
+	}
+	for msg, k := range got {
+		if k != 1 {
+			t.Errorf("delivery of message %d claimed %d times", msg, k)
+		}
+	}
+	// Once the claim runs out, the delivery is due again.
+	view(t, s, func(tx shop.Tx) error {
+		if ds, _ := tx.DueDeliveries(1000, n); len(ds) != n {
+			t.Errorf("%d due after the claims ran out, want %d", len(ds), n)
+		}
+		return nil
+	})
 }
 
 func atomicity(t *testing.T, s shop.Store) {
