@@ -24,8 +24,8 @@ type Config struct {
 	// Storage keeps media files and timelines: NewFSStorage or an adapter.
 	// Required.
 	Storage Storage
-	// Authenticator checks the bearer tokens of HTTP requests: give it the
-	// Hub's. Nil means the Handler answers every request unauthenticated.
+	// Authenticator checks the bearer tokens of HTTP requests. Nil means
+	// the Hub's.
 	Authenticator qun.Authenticator
 	// Logger receives the package's logs. Nil means zap.NewNop().
 	Logger *zap.Logger
@@ -138,6 +138,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("replay: Config.Store and Config.Storage are required")
 	}
 	cfg.setDefaults()
+	if cfg.Authenticator == nil {
+		cfg.Authenticator = cfg.Hub.Authenticator()
+	}
 	s := &Service{
 		cfg: cfg, hub: cfg.Hub, store: cfg.Store, storage: cfg.Storage, log: cfg.Logger,
 		cache:  newTimelineCache(cfg.TimelineCacheBytes),
