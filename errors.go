@@ -22,6 +22,7 @@ const (
 	CodeExpired         Code = "expired"             // past a deadline: invite code, edit window
 	CodeRateLimited     Code = "rate_limited"        // too many requests; retry later
 	CodeTooLarge        Code = "too_large"           // a frame, message or upload exceeds its bound
+	CodeOutOfRange      Code = "out_of_range"        // a byte range past the end (HTTP range requests)
 	CodeUnknownOp       Code = "unknown_op"          // the op name is not registered
 	CodeTooOld          Code = "too_old"             // resume point no longer in the log; reload history
 	CodeRejected        Code = "rejected"            // refused by moderation
@@ -42,6 +43,7 @@ var codeTable = map[Code]int{
 	CodeExpired:         http.StatusGone,
 	CodeRateLimited:     http.StatusTooManyRequests,
 	CodeTooLarge:        http.StatusRequestEntityTooLarge,
+	CodeOutOfRange:      http.StatusRequestedRangeNotSatisfiable,
 	CodeUnknownOp:       http.StatusNotFound,
 	CodeTooOld:          http.StatusGone,
 	CodeRejected:        http.StatusUnprocessableEntity,

@@ -197,9 +197,7 @@ func (s *Service) httpMedia(w http.ResponseWriter, r *http.Request, id *qun.Iden
 	h.Set("Cache-Control", "private, no-cache")
 	if rangePastEnd(r.Header.Get("Range"), obj.Size()) {
 		h.Set("Content-Range", "bytes */"+strconv.FormatInt(obj.Size(), 10))
-		h.Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
-		_ = json.NewEncoder(w).Encode(map[string]any{"err": qun.Errorf(qun.CodeInvalid, "range starts past the end of the file (%d bytes)", obj.Size())})
+		qun.WriteError(w, qun.Errorf(qun.CodeOutOfRange, "range starts past the end of the file (%d bytes)", obj.Size()))
 		return
 	}
 	http.ServeContent(w, r, "", obj.ModTime(), obj)

@@ -140,7 +140,7 @@ func TestHTTPPlayback(t *testing.T) {
 		t.Fatalf("suffix range: %d", tail.status)
 	}
 	past := te.do(t, "GET", track.URL, viewer, map[string]string{"Range": "bytes=" + strconv.Itoa(len(file)) + "-"}, "")
-	if past.status != 416 || past.errCode() != qun.CodeInvalid || past.header.Get("Content-Range") != "bytes */"+strconv.Itoa(len(file)) {
+	if past.status != 416 || past.errCode() != qun.CodeOutOfRange || past.header.Get("Content-Range") != "bytes */"+strconv.Itoa(len(file)) {
 		t.Fatalf("range past the end: %d %s", past.status, past.body)
 	}
 
