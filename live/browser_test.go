@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/qunkit/qun"
-	"github.com/qunkit/qun/live"
 	"github.com/qunkit/qun/internal/browser"
+	"github.com/qunkit/qun/live"
 )
 
 // TestBrowserPublishAndPlay: a headless Chromium page publishes its fake
