@@ -3,8 +3,6 @@ package chat
 import (
 	"context"
 	"errors"
-	"hash/maphash"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +18,10 @@ type Config struct {
 	Store Store
 	// Logger receives the Service's logs. Nil means zap.NewNop().
 	Logger *zap.Logger
+	// Locker orders each group's changes with their events (see Locker).
+	// Nil means an in-memory lock: one node. Nodes sharing a Store must
+	// share a Locker too (postgres.NewRoomLocker).
+	Locker Locker
 
 	// CreatePolicy decides who may create groups (C1). Nil means
 	// RequireGrant(qun.GrantCreateGroup).
@@ -73,6 +75,9 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
+	if c.Locker == nil {
+		c.Locker = newMemLocker()
+	}
 	if c.CreatePolicy == nil {
 		c.CreatePolicy = RequireGrant(qun.GrantCreateGroup)
 	}
@@ -121,8 +126,7 @@ type Service struct {
 	log   *zap.Logger
 	ops   []string
 
-	locks    [256]sync.RWMutex // group locks, striped by room hash
-	seed     maphash.Seed
+	locker   Locker
 	sendRate *rateLimits // per user
 	slow     *slowMode   // per group and user
 	activity *activity
@@ -145,7 +149,7 @@ func New(cfg Config) (*Service, error) {
 		hub:      cfg.Hub,
 		store:    cfg.Store,
 		log:      cfg.Logger,
-		seed:     maphash.MakeSeed(),
+		locker:   cfg.Locker,
 		sendRate: newRateLimits(cfg.SendRate, cfg.SendBurst),
 		slow:     newSlowMode(),
 		activity: newActivity(),
@@ -169,13 +173,9 @@ func (s *Service) now() time.Time { return s.cfg.Now() }
 
 func (s *Service) nowMS() int64 { return s.cfg.Now().UnixMilli() }
 
-func (s *Service) groupLock(tenant qun.TenantID, group qun.RoomID) *sync.RWMutex {
-	var h maphash.Hash
-	h.SetSeed(s.seed)
-	h.WriteString(string(tenant))
-	h.WriteByte(0)
-	h.WriteString(string(group))
-	return &s.locks[h.Sum64()%uint64(len(s.locks))]
+// lockGroup takes a group's lock: shared for sends, exclusive for changes.
+func (s *Service) lockGroup(ctx context.Context, tenant qun.TenantID, group qun.RoomID, shared bool) (func(), error) {
+	return s.locker.Lock(ctx, qun.RoomRef{Tenant: tenant, Room: group}, shared)
 }
 
 func (s *Service) check(id *qun.Identity) error {
@@ -246,10 +246,12 @@ func (s *Service) mutate(ctx context.Context, id *qun.Identity, group qun.RoomID
 		return nil, err
 	}
 	c := &change{tenant: id.Tenant, group: group, actor: id.User}
-	l := s.groupLock(id.Tenant, group)
-	l.Lock()
-	defer l.Unlock()
-	err := s.store.Update(ctx, id.Tenant, func(tx Tx) error {
+	unlock, err := s.lockGroup(ctx, id.Tenant, group, false)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	err = s.store.Update(ctx, id.Tenant, func(tx Tx) error {
 		c.events, c.inbox, c.ends, c.after, c.audits = nil, nil, nil, nil, nil
 		if err := fn(tx, c); err != nil {
 			return err

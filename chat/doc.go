@@ -70,13 +70,15 @@
 // # Concurrency
 //
 // The Service is safe for concurrent use and owns no goroutine. Each group
-// has a lock (striped, in memory): sends share it, state changes take it
-// alone, so a room's events follow the order in which their changes
-// committed and a kick or mute never interleaves with a send already past
-// its checks. The lock is per process: several nodes serving one group
-// need the group's writes routed to one node (or a distributed lock), which
-// this package does not provide yet. Rate limits, slow mode and activity
-// records are in memory too, bounded in size.
+// has a lock (Config.Locker): sends share it, state changes take it alone,
+// so a room's events follow the order in which their changes committed and
+// a kick or mute never interleaves with a send already past its checks.
+// The default lock is in memory (striped), for one node; nodes serving one
+// deployment share a Locker on their shared engine (postgres.NewRoomLocker:
+// PostgreSQL advisory locks, shared and exclusive, keyed by tenant and
+// group). Rate limits, slow mode and activity records stay per node, in
+// memory, bounded in size: on N nodes a user may send up to N times
+// SendRate if their connections spread over several nodes.
 //
 // # Bounds
 //

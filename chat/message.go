@@ -255,14 +255,16 @@ func (s *Service) send(ctx context.Context, id *qun.Identity, in Send, fromClien
 	ref := qun.RoomRef{Tenant: id.Tenant, Room: in.Group}
 	// Sends share the group lock: they run together but never interleave
 	// with a kick, mute or role change.
-	l := s.groupLock(id.Tenant, in.Group)
-	l.RLock()
-	defer l.RUnlock()
+	unlock, err := s.lockGroup(ctx, id.Tenant, in.Group, true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 
 	var a *access
 	msg := &Message{Content: in.Content, ReplyTo: in.ReplyTo, MentionAll: in.MentionAll, Name: id.Name, ClientID: in.ClientID}
 	now := s.nowMS()
-	err := s.store.View(ctx, id.Tenant, func(tx Tx) error {
+	err = s.store.View(ctx, id.Tenant, func(tx Tx) error {
 		var err error
 		if a, err = s.access(tx, id, in.Group); err != nil {
 			return err

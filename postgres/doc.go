@@ -7,6 +7,7 @@
 //	NewWhiteboardStore  whiteboard.Store
 //	NewShopStore        shop.Store
 //	NewRegistry         which node runs which room (a live's media), with leases
+//	NewRoomLocker       chat, whiteboard and shop Locker: a lock per room for all nodes
 //
 // replay has no store interface yet. A
 // vendor who does not use PostgreSQL never compiles this package in.
@@ -61,11 +62,23 @@
 // SQLite one, each fn in a savepoint; a fn that ignores a failed statement
 // is rolled back and told so, since PostgreSQL aborts the transaction.
 //
-// What the stores cannot give: chat serialises a group's changes with its
-// events by an in-memory lock per node (see chat's doc), so two nodes
-// changing one group at the same instant may publish their events in the
-// opposite order of their commits. The state stays consistent; only event
-// order may differ from commit order.
+// What the stores cannot give alone: chat and shop order a room's changes
+// with their events, and whiteboard validates against its in-memory copy
+// of a board, under a lock per room. On several nodes that lock must be
+// shared: pass a RoomLocker as chat.Config.Locker, whiteboard.Config.Locker
+// and shop.Config.Locker.
+//
+// # RoomLocker
+//
+// Session-level advisory locks, shared (chat sends) or exclusive (chat
+// state changes, whiteboard writes, shelf changes), keyed by schema and by tenant and
+// room in the two-key space, so they never meet the stores' one-key
+// transaction locks. Each held lock keeps a connection of the locker's own
+// pool (RoomLockerConfig.Conns, default 16) until released: a holder
+// never waits for a connection another holder keeps. A node that dies
+// loses its sessions and so its locks; a lock whose release fails has its
+// connection closed rather than returned to the pool. Cost: two round trips
+// per locked operation, and a connection held while it publishes.
 //
 // # Registry
 //

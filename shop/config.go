@@ -1,6 +1,7 @@
 package shop
 
 import (
+	"context"
 	"database/sql"
 	"net/http"
 	"time"
@@ -58,8 +59,22 @@ type Config struct {
 	CallbackSecrets []string
 	// Webhooks tunes delivery to the vendor's endpoints.
 	Webhooks WebhookConfig
+	// Locker orders a room's shelf changes with their events. Nil means
+	// an in-memory lock: one node. Nodes sharing a Store share a Locker
+	// too (postgres.NewRoomLocker), or two nodes changing one shelf at the
+	// same instant may publish its events out of commit order.
+	Locker Locker
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
+}
+
+// Locker is a lock per room shared by the nodes of a deployment (the same
+// method as chat.Locker and whiteboard.Locker). The shop takes a room's
+// lock exclusively around a shelf change and the publication of its events.
+type Locker interface {
+	// Lock blocks until it holds room's lock, shared or exclusive, or ctx
+	// ends. The caller calls unlock exactly once.
+	Lock(ctx context.Context, room qun.RoomRef, shared bool) (unlock func(), err error)
 }
 
 // WebhookConfig tunes webhook delivery. Zero values have the documented defaults.

@@ -105,7 +105,8 @@
 // WebhookConfig.Concurrency attempt goroutines). Close stops and waits for
 // all of them, then closes the store and catalogue if New created them. All
 // methods are safe for concurrent use; changes to one room's shelf are
-// serialised so that its events are published in the order of the changes.
+// serialised so that its events are published in the order of the changes
+// (by an in-memory lock, or across nodes by Config.Locker).
 //
 // # Performance
 //

@@ -148,15 +148,19 @@ func (s *Service) view(ctx context.Context, fn func(Tx) error) error {
 }
 
 // lockRoom serialises changes to one room's shelf so that its events are
-// published in the order the changes were made.
-func (s *Service) lockRoom(tenant qun.TenantID, room qun.RoomID) func() {
+// published in the order the changes were made: through Config.Locker
+// across nodes, else in memory.
+func (s *Service) lockRoom(ctx context.Context, tenant qun.TenantID, room qun.RoomID) (func(), error) {
+	if s.cfg.Locker != nil {
+		return s.cfg.Locker.Lock(ctx, qun.RoomRef{Tenant: tenant, Room: room}, false)
+	}
 	h := fnv.New32a()
 	h.Write([]byte(tenant))
 	h.Write([]byte{0})
 	h.Write([]byte(room))
 	m := &s.rooms[h.Sum32()%uint32(len(s.rooms))]
 	m.Lock()
-	return m.Unlock
+	return m.Unlock, nil
 }
 
 // requireIn checks id's role in the room of an object that find looks up

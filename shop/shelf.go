@@ -83,7 +83,11 @@ func (s *Service) OpenShelf(ctx context.Context, id *qun.Identity, in OpenShelfI
 	if len(ps) == 0 {
 		return nil, qun.Errorf(qun.CodeConflict, "the shop has no products")
 	}
-	defer s.lockRoom(id.Tenant, in.Room)()
+	unlock, err := s.lockRoom(ctx, id.Tenant, in.Room)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	var out *Shelf
 	var opened bool
 	err = s.update(ctx, func(tx Tx) error {
@@ -157,10 +161,14 @@ func (s *Service) editShelf(ctx context.Context, id *qun.Identity, room qun.Room
 	if err := s.hub.RequireRole(ctx, id, room, qun.RoleModerator); err != nil {
 		return nil, err
 	}
-	defer s.lockRoom(id.Tenant, room)()
+	unlock, err := s.lockRoom(ctx, id.Tenant, room)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	var out *Shelf
 	changed := false
-	err := s.update(ctx, func(tx Tx) error {
+	err = s.update(ctx, func(tx Tx) error {
 		sh, err := tx.Shelf(id.Tenant, room)
 		if err != nil {
 			return noShelf(err)

@@ -134,7 +134,7 @@ type me struct {
 // the strokes being drawn. The client then subscribes to the board's room
 // with after = seq. Other pages' items come from Items.
 func (s *Service) Open(ctx context.Context, id *qun.Identity, bid BoardID) (json.RawMessage, error) {
-	b, a, err := s.acquire(ctx, id, bid)
+	b, a, err := s.acquireFor(ctx, id, bid, forRead)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +168,7 @@ func (s *Service) Open(ctx context.Context, id *qun.Identity, bid BoardID) (json
 // Items returns one page's items at the board's current seq, as wb.items's
 // JSON: {"seq":N,"page":id,"items":[...]}.
 func (s *Service) Items(ctx context.Context, id *qun.Identity, bid BoardID, pageID uint64) (json.RawMessage, error) {
-	b, _, err := s.acquire(ctx, id, bid)
+	b, _, err := s.acquireFor(ctx, id, bid, forRead)
 	if err != nil {
 		return nil, err
 	}
@@ -206,6 +206,12 @@ func (s *Service) State(ctx context.Context, tenant qun.TenantID, bid BoardID) (
 			return nil, err
 		}
 		b.mu.Lock()
+		if !b.gone && s.cfg.Locker != nil {
+			if err := s.catchUp(ctx, b); err != nil {
+				b.mu.Unlock()
+				return nil, err
+			}
+		}
 		if !b.gone {
 			st := b.m.state()
 			b.mu.Unlock()
@@ -282,7 +288,12 @@ func (s *Service) RemovePage(ctx context.Context, id *qun.Identity, bid BoardID,
 // withBoard runs fn on the board, locked, once the caller is known to
 // watch it (and to present on it, if present).
 func (s *Service) withBoard(ctx context.Context, id *qun.Identity, bid BoardID, present bool, fn func(*board, actor) (uint64, error)) (uint64, error) {
-	b, a, err := s.acquire(ctx, id, bid)
+	return s.withBoardFor(ctx, id, bid, present, forWrite, fn)
+}
+
+// withBoardFor is withBoard for operations that need less (see mode).
+func (s *Service) withBoardFor(ctx context.Context, id *qun.Identity, bid BoardID, present bool, md mode, fn func(*board, actor) (uint64, error)) (uint64, error) {
+	b, a, err := s.acquireFor(ctx, id, bid, md)
 	if err != nil {
 		return 0, err
 	}
@@ -324,7 +335,11 @@ func (s *Service) SetView(ctx context.Context, id *qun.Identity, bid BoardID, v 
 	if span := 1 - 1/v.Zoom + 1e-4; !(v.X >= 0 && v.X <= span && v.Y >= 0 && v.Y <= span) {
 		return 0, invalid("x", "x and y must be in [0, 1-1/zoom] so the view stays on the page")
 	}
-	return s.withBoard(ctx, id, bid, true, func(b *board, _ actor) (uint64, error) {
+	md := forWrite
+	if live {
+		md = forNone
+	}
+	return s.withBoardFor(ctx, id, bid, true, md, func(b *board, _ actor) (uint64, error) {
 		if _, err := b.page(v.Page); err != nil {
 			return 0, err
 		}

@@ -65,7 +65,7 @@ type Upload struct {
 // in one wb.pages.add event. Presenters only.
 func (s *Service) Upload(ctx context.Context, id *qun.Identity, bid BoardID, after *uint64, body io.Reader) (*Upload, error) {
 	// Check before reading anything.
-	b, a, err := s.acquire(ctx, id, bid)
+	b, a, err := s.acquireFor(ctx, id, bid, forRead)
 	if err != nil {
 		return nil, err
 	}

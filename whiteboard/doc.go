@@ -112,12 +112,30 @@
 // snapshot of every changed board, kills running conversions and stops the
 // janitor goroutine (which discards stale strokes and unloads boards idle
 // for Config.IdleTimeout). All methods are safe for concurrent use.
-// Boards are independent: each has its own lock. One node should serve a
-// board's writes (route by board id); if another node writes to a board's
-// room, the owning node notices the gap in seqs and catches up from the
-// log before applying its own event, and the apply function keeps the
-// board consistent, but validation on the other node may have seen an
-// older board.
+// Boards are independent: each has its own lock.
+//
+// # Several nodes
+//
+// Every node keeps its own copy of the boards in use. With Config.Locker
+// (postgres.NewRoomLocker, shared by the nodes), a durable operation takes
+// the board room's lock, catches the node's copy up with the log (what
+// other nodes wrote), validates against it, publishes and applies, and
+// only then releases the lock: every node validates against the board as
+// it is, and the log's order is the order of validation. Reads (wb.open,
+// wb.items, State) catch up without the lock; ephemeral frames (stroke
+// points, laser, live viewport) use the node's copy as it is, so a drawer
+// whose rights were revoked through another node may stream points until
+// the stroke's end, which is refused. Item ids come from each node's copy,
+// and a stroke reserves its id when it begins: if another node wrote to the
+// board while a stroke was drawn, the stroke is stored under a fresh id
+// (its draft is cancelled, wb.stroke.cancel, then wb.add) so that no two
+// items share one. A board deleted through one node answers not_found on
+// the others at their next operation. Snapshots may be written by any
+// node; each is of a copy caught up to its seq. Without a Locker, one node
+// should serve a board's writes: another node's copy catches up only when
+// its own publish reveals a gap, so its validation may see an older board
+// (rights already revoked, items already erased) and two nodes may give
+// two items one id.
 //
 // # Performance
 //

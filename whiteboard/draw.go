@@ -20,6 +20,7 @@ type draft struct {
 	w       float64
 	pts     []float64 // rounded
 	touched time.Time
+	seq     uint64 // the board's seq when the stroke began
 }
 
 type draftJSON struct {
@@ -65,7 +66,7 @@ func (s *Service) BeginStroke(ctx context.Context, id *qun.Identity, sess *qun.S
 	if err := it.check(&s.cfg.Limits); err != nil {
 		return 0, err
 	}
-	b, a, err := s.acquire(ctx, id, bid)
+	b, a, err := s.acquireFor(ctx, id, bid, forRead)
 	if err != nil {
 		return 0, err
 	}
@@ -85,7 +86,7 @@ func (s *Service) BeginStroke(ctx context.Context, id *qun.Identity, sess *qun.S
 		b.mu.Unlock()
 		return 0, qun.Errorf(qun.CodeExhausted, "at most %d strokes at once", s.cfg.DraftsPerUser)
 	}
-	d := &draft{id: b.m.next, page: in.Page, by: id.User, sess: sess, tool: it.Tool, c: it.C, w: round(it.W), pts: roundAll(nil, it.Pts), touched: now}
+	d := &draft{id: b.m.next, page: in.Page, by: id.User, sess: sess, tool: it.Tool, c: it.C, w: round(it.W), pts: roundAll(nil, it.Pts), touched: now, seq: b.m.seq}
 	b.m.next++
 	b.drafts[d.id] = d
 	s.ephemeral(ctx, b, id.User, EvStrokeBegin, d.json())
@@ -143,7 +144,7 @@ func (s *Service) AppendStroke(ctx context.Context, id *qun.Identity, bid BoardI
 	if len(pts) == 0 {
 		return invalid("pts", "pts is required")
 	}
-	_, err := s.withBoard(ctx, id, bid, false, func(b *board, a actor) (uint64, error) {
+	_, err := s.withBoardFor(ctx, id, bid, false, forNone, func(b *board, a actor) (uint64, error) {
 		d, err := b.myDraft(a, strokeID)
 		if err != nil {
 			return 0, err
@@ -182,7 +183,17 @@ func (s *Service) EndStroke(ctx context.Context, id *qun.Identity, bid BoardID, 
 		all := roundAll(slices.Clip(d.pts), pts)
 		it := ItemInput{K: KindStroke, Tool: d.tool, C: d.c, W: d.w, Pts: all}
 		delete(b.drafts, d.id)
-		ev, err := s.commit(ctx, b, id.User, EvAdd, addData{Page: d.page, Items: []json.RawMessage{it.encode(d.id, d.by)}})
+		itemID := d.id
+		if b.foreign > d.seq {
+			// Another node wrote to the board while this stroke was drawn,
+			// and its ids come from its own copy: it may have used this one.
+			// The stroke becomes an item with a fresh id (the board is
+			// caught up and locked), its draft cancelled.
+			s.ephemeral(ctx, b, d.by, EvStrokeCancel, strokeRef{d.id})
+			itemID = b.m.next
+			b.m.next++
+		}
+		ev, err := s.commit(ctx, b, id.User, EvAdd, addData{Page: d.page, Items: []json.RawMessage{it.encode(itemID, d.by)}})
 		if err != nil {
 			s.ephemeral(ctx, b, d.by, EvStrokeCancel, strokeRef{d.id})
 			return 0, err
@@ -197,7 +208,7 @@ type strokeRef struct {
 
 // CancelStroke discards a stroke in progress.
 func (s *Service) CancelStroke(ctx context.Context, id *qun.Identity, bid BoardID, strokeID uint64) error {
-	_, err := s.withBoard(ctx, id, bid, false, func(b *board, a actor) (uint64, error) {
+	_, err := s.withBoardFor(ctx, id, bid, false, forNone, func(b *board, a actor) (uint64, error) {
 		d, err := b.myDraft(a, strokeID)
 		if err == nil {
 			s.dropDraft(ctx, b, d)
@@ -360,7 +371,7 @@ func (s *Service) Laser(ctx context.Context, id *qun.Identity, bid BoardID, in L
 			return err
 		}
 	}
-	b, a, err := s.acquire(ctx, id, bid)
+	b, a, err := s.acquireFor(ctx, id, bid, forNone)
 	if err != nil {
 		return err
 	}

@@ -88,7 +88,7 @@ func (s *Service) serveFile(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := qun.WithIdentity(r.Context(), id)
 	bid := BoardID(r.PathValue("board"))
-	b, _, err := s.acquire(ctx, id, bid) // checks the caller may watch the board
+	b, _, err := s.acquireFor(ctx, id, bid, forNone) // checks the caller may watch the board
 	if err != nil {
 		qun.WriteError(w, err)
 		return

@@ -154,6 +154,7 @@ type model struct {
 	hist     map[qun.UserID]*history
 	depth    int    // undo entries kept per user
 	savedSeq uint64 // seq of the last persisted snapshot
+	deleted  bool   // a wb.deleted event was applied
 }
 
 func newModel(undoDepth int) *model {
@@ -280,6 +281,8 @@ func (m *model) apply(ev *qun.Event) error {
 			p.gen++
 			m.record(ev.Actor, histEntry{erase: true, page: d.Page, items: removed}, 0, 0)
 		}
+	case EvDeleted:
+		m.deleted = true
 	case EvRights:
 		var d rightsData
 		if err = json.Unmarshal(ev.Data, &d); err == nil {

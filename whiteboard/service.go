@@ -26,6 +26,9 @@ type Config struct {
 	Converter Converter
 	// Logger receives the service's logs. Nil means zap.NewNop().
 	Logger *zap.Logger
+	// Locker makes several nodes' writes to a board take turns (see
+	// Locker). Nil means none: a board's writes must come through one node.
+	Locker Locker
 
 	// PresenterRole is the least room role that presents: draws, turns
 	// pages, grants drawing rights. Zero means qun.RoleModerator. Users with
@@ -132,13 +135,14 @@ type board struct {
 	meta *Board
 	ref  qun.RoomRef
 
-	mu     sync.Mutex
-	m      *model
-	drafts map[uint64]*draft
-	hooked map[*qun.Session]bool // sessions whose close discards their drafts
-	used   time.Time
-	saving bool // a snapshot write is in flight
-	gone   bool // unloaded or deleted: reload through the Service
+	mu      boardMu
+	foreign uint64 // seq of the newest event another node wrote, as caught up
+	m       *model
+	drafts  map[uint64]*draft
+	hooked  map[*qun.Session]bool // sessions whose close discards their drafts
+	used    time.Time
+	saving  bool // a snapshot write is in flight
+	gone    bool // unloaded or deleted: reload through the Service
 }
 
 // New creates the Service and registers its ops and its room kind on
@@ -344,8 +348,14 @@ type actor struct {
 }
 
 // acquire loads the board, checks the caller may at least watch it, and
-// returns it locked. Callers unlock b.mu.
+// returns it locked for a durable operation. Callers unlock b.mu.
 func (s *Service) acquire(ctx context.Context, id *qun.Identity, bid BoardID) (*board, actor, error) {
+	return s.acquireFor(ctx, id, bid, forWrite)
+}
+
+// acquireFor is acquire for operations that need less (see mode). Without
+// a Locker every mode is the same.
+func (s *Service) acquireFor(ctx context.Context, id *qun.Identity, bid BoardID, md mode) (*board, actor, error) {
 	if id == nil {
 		return nil, actor{}, qun.Errorf(qun.CodeUnauthenticated, "no identity")
 	}
@@ -361,7 +371,20 @@ func (s *Service) acquire(ctx context.Context, id *qun.Identity, bid BoardID) (*
 		if role < qun.RoleViewer {
 			return nil, actor{}, qun.Errorf(qun.CodeForbidden, "not in %s", b.meta.Room)
 		}
+		var release func()
+		if md == forWrite && s.cfg.Locker != nil {
+			if release, err = s.cfg.Locker.Lock(ctx, b.ref, false); err != nil {
+				return nil, actor{}, err
+			}
+		}
 		b.mu.Lock()
+		b.mu.release = release
+		if !b.gone && md != forNone && s.cfg.Locker != nil {
+			if err := s.catchUp(ctx, b); err != nil {
+				b.mu.Unlock()
+				return nil, actor{}, err
+			}
+		}
 		if !b.gone {
 			b.used = s.cfg.Now()
 			return b, actor{id: id, presenter: role >= s.cfg.PresenterRole}, nil
@@ -402,11 +425,13 @@ func (s *Service) commit(ctx context.Context, b *board, by qun.UserID, typ strin
 		return nil, err
 	}
 	if ev.Seq > b.m.seq+1 {
-		// Someone else wrote to the board's room (another node): catch up.
+		// Someone else wrote to the board's room (another node without
+		// the Locker): catch up.
 		if err := s.readLog(ctx, b.m, b.ref, ev.Seq-1); err != nil {
 			b.gone = true
 			return nil, err
 		}
+		b.foreign = ev.Seq - 1
 	}
 	if err := b.m.apply(ev); err != nil {
 		s.log.Error("applying own event", zap.Error(err))

@@ -2,6 +2,7 @@ package clustertest_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,24 @@ import (
 
 // noCatalog is a Catalog without products: the webhook tests need none.
 type noCatalog struct{}
+
+// fourProducts is a Catalog of products p1..p4 of one shop, set once the
+// shop exists.
+type fourProducts struct{ shop atomic.Value }
+
+func (c *fourProducts) Product(_ context.Context, tenant qun.TenantID, id shop.ProductID) (*shop.Product, error) {
+	sh, _ := c.shop.Load().(shop.ShopID)
+	return &shop.Product{ID: id, Tenant: tenant, Shop: sh, Title: string(id), Price: shop.Money{Amount: 100, Currency: shop.CNY}, Stock: 10}, nil
+}
+
+func (c *fourProducts) Products(ctx context.Context, tenant qun.TenantID, sh shop.ShopID, limit int) ([]*shop.Product, error) {
+	var out []*shop.Product
+	for i := range min(limit, 4) {
+		p, _ := c.Product(ctx, tenant, shop.ProductID(fmt.Sprint("p", i+1)))
+		out = append(out, p)
+	}
+	return out, nil
+}
 
 func (noCatalog) Product(context.Context, qun.TenantID, shop.ProductID) (*shop.Product, error) {
 	return nil, qun.Errorf(qun.CodeNotFound, "no such product")
@@ -72,8 +91,9 @@ func failsFirst(id string) bool {
 }
 
 // shopNodes starts n nodes, each with a shop Service on the shared
-// PostgreSQL store; transports count each node's webhook attempts.
-func shopNodes(t *testing.T, n int, timeout time.Duration) (*clustertest.Cluster, []*shop.Service, []*countingTransport) {
+// PostgreSQL store; transports count each node's webhook attempts. mod,
+// if set, adjusts each node's config (after its Hub exists).
+func shopNodes(t *testing.T, n int, timeout time.Duration, mod func(nd *clustertest.Node, cfg *shop.Config)) (*clustertest.Cluster, []*shop.Service, []*countingTransport) {
 	var svcs []*shop.Service
 	var tr []*countingTransport
 	c := clustertest.New(t, clustertest.Options{Nodes: n, Setup: func(nd *clustertest.Node) {
@@ -82,10 +102,14 @@ func shopNodes(t *testing.T, n int, timeout time.Duration) (*clustertest.Cluster
 			t.Fatal(err)
 		}
 		ct := &countingTransport{}
-		svc, err := shop.New(shop.Config{Hub: nd.Hub, Store: store, Catalog: noCatalog{}, Webhooks: shop.WebhookConfig{
+		cfg := shop.Config{Hub: nd.Hub, Store: store, Catalog: noCatalog{}, Webhooks: shop.WebhookConfig{
 			Client: &http.Client{Transport: ct}, Timeout: timeout,
 			BackoffBase: 20 * time.Millisecond, BackoffMax: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond,
-		}})
+		}}
+		if mod != nil {
+			mod(nd, &cfg)
+		}
+		svc, err := shop.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +126,7 @@ func shopNodes(t *testing.T, n int, timeout time.Duration) (*clustertest.Cluster
 // attempt succeeds, twice if the receiver failed the first — whichever
 // node enqueued it and however the two deliverers race.
 func TestShopWebhooksOncePerAttemptAcrossNodes(t *testing.T) {
-	_, svcs, tr := shopNodes(t, 2, 5*time.Second)
+	_, svcs, tr := shopNodes(t, 2, 5*time.Second, nil)
 	rc := newHookReceiver(t)
 	ctx := context.Background()
 	if _, err := svcs[0].AddEndpoint(ctx, shop.EndpointInput{URL: rc.URL}); err != nil {
@@ -173,7 +197,7 @@ func TestShopWebhooksOncePerAttemptAcrossNodes(t *testing.T) {
 // not before. The dead node's state is written straight into the store:
 // a message it fanned out (cursor moved) and claimed (NextAt 2 s ahead).
 func TestShopWebhookClaimOfADeadNodeLapses(t *testing.T) {
-	_, svcs, _ := shopNodes(t, 1, time.Second)
+	_, svcs, _ := shopNodes(t, 1, time.Second, nil)
 	svc := svcs[0]
 	rc := newHookReceiver(t)
 	ctx := context.Background()
@@ -221,4 +245,109 @@ func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// The host switches the product being explained through both nodes at
+// once. With the shared Locker the room's events follow the commits: each
+// "replaced" stop names the product the previous start named, and the last
+// start is the product the store says is being explained.
+func TestShopShelfEventsFollowCommitsAcrossNodes(t *testing.T) {
+	if bad := explainStorm(t, true); bad != "" {
+		t.Fatal(bad)
+	}
+}
+
+// Without it, the same storm publishes events out of commit order.
+func TestShopShelfWithoutLockerMisorders(t *testing.T) {
+	if testing.Short() {
+		t.Skip("demonstrates the bug the Locker fixes")
+	}
+	for range 8 {
+		if explainStorm(t, false) != "" {
+			return
+		}
+	}
+	t.Fatal("eight storms with per-node locks kept the order: this test no longer shows what the Locker is for")
+}
+
+func explainStorm(t *testing.T, lock bool) (bad string) {
+	host := &qun.Identity{Tenant: tenant, User: "host", Name: "host"}
+	cat := &fourProducts{}
+	c, svcs, _ := shopNodes(t, 2, time.Second, func(nd *clustertest.Node, cfg *shop.Config) {
+		nd.Hub.RegisterRooms("live", qun.RoomAccessFunc(func(_ context.Context, id *qun.Identity, _ qun.RoomID) (qun.Role, error) {
+			if id.User == host.User {
+				return qun.RoleOwner, nil
+			}
+			return qun.RoleViewer, nil
+		}))
+		cfg.Catalog = cat
+		if lock {
+			l, err := postgres.NewRoomLocker(context.Background(), nd.Pool, postgres.RoomLockerConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(l.Close)
+			cfg.Locker = l
+		}
+	})
+	ctx := context.Background()
+	sh, err := svcs[0].CreateShop(ctx, host, shop.CreateShopInput{Kind: shop.KindIndividual, Name: "s", Key: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svcs[0].VerifyShop(ctx, tenant, sh.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	cat.shop.Store(sh.ID)
+	live := qun.RoomID("live:1")
+	if _, err := svcs[0].OpenShelf(ctx, host, shop.OpenShelfInput{Room: live, Shop: sh.ID}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if _, err := svcs[1].AddToShelf(ctx, host, shop.ShelfProductInput{Room: live, Product: shop.ProductID(fmt.Sprint("p", i+1))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range 15 {
+				p := shop.ProductID(fmt.Sprint("p", (w+k)%4+1))
+				if _, err := svcs[w%2].StartExplaining(ctx, host, shop.ShelfProductInput{Room: live, Product: p}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	shelf, err := svcs[0].Shelf(ctx, host, live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := c.Nodes[0].Log.Read(ctx, qun.RoomRef{Tenant: tenant, Room: live}, 0, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cur string
+	for _, ev := range evs {
+		var d struct{ Product, Reason string }
+		if err := json.Unmarshal(ev.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		switch ev.Type {
+		case "shop.explain.start":
+			cur = d.Product
+		case "shop.explain.stop":
+			if d.Reason == "replaced" && d.Product != cur && bad == "" {
+				bad = fmt.Sprintf("event %d stops %s as replaced, but the last start was %s", ev.Seq, d.Product, cur)
+			}
+		}
+	}
+	if cur != string(shelf.Explaining) && bad == "" {
+		bad = fmt.Sprintf("the last start in the log is %s, the store explains %s", cur, shelf.Explaining)
+	}
+	return bad
 }
