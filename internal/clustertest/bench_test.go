@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/qunkit/qun"
+	"github.com/qunkit/qun/chat"
 	"github.com/qunkit/qun/internal/clustertest"
 	"github.com/qunkit/qun/internal/qclient"
+	"github.com/qunkit/qun/postgres"
 )
 
 // listener is a client that counts the events it receives and records their
@@ -192,4 +194,65 @@ func BenchmarkCrossNode(b *testing.B) {
 	}
 	b.Run("fanout", fanout(false))
 	b.Run("fanout-one-node", fanout(true))
+}
+
+// BenchmarkChatSend measures chat.Service.Send on two nodes sharing
+// PostgreSQL (store and room log), senders spread over both nodes, with
+// the per-node in-memory lock ("memlock", which does not order events
+// across nodes) and with postgres.RoomLocker ("roomlocker"): the cost of
+// the shared lock, two round trips and a held connection per send.
+func BenchmarkChatSend(b *testing.B) {
+	for _, lock := range []string{"memlock", "roomlocker"} {
+		for _, groups := range []int{1, 16} {
+			b.Run(fmt.Sprintf("%s/groups=%d", lock, groups), func(b *testing.B) {
+				var svcs []*chat.Service
+				clustertest.New(b, clustertest.Options{Nodes: 2, PoolConns: 32, Setup: func(nd *clustertest.Node) {
+					ctx := context.Background()
+					store, err := postgres.NewChatStore(ctx, nd.Pool)
+					if err != nil {
+						b.Fatal(err)
+					}
+					cfg := chat.Config{Hub: nd.Hub, Store: store, SendRate: 1e6, SendBurst: 1e6}
+					if lock == "roomlocker" {
+						l, err := postgres.NewRoomLocker(ctx, nd.Pool, postgres.RoomLockerConfig{})
+						if err != nil {
+							b.Fatal(err)
+						}
+						b.Cleanup(l.Close)
+						cfg.Locker = l
+					}
+					svc, err := chat.New(cfg)
+					if err != nil {
+						b.Fatal(err)
+					}
+					svcs = append(svcs, svc)
+				}})
+				ctx := context.Background()
+				boss := &qun.Identity{Tenant: tenant, User: "boss", Name: "boss", Grants: []string{qun.GrantCreateGroup}}
+				var ids []qun.RoomID
+				for range groups {
+					g, err := svcs[0].CreateGroup(ctx, boss, chat.CreateGroup{Name: "bench", Public: true})
+					if err != nil {
+						b.Fatal(err)
+					}
+					ids = append(ids, g.ID)
+				}
+				var n atomic.Int64
+				b.ReportAllocs()
+				b.SetParallelism(8)
+				start := time.Now()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						i := n.Add(1)
+						_, err := svcs[i%2].Send(ctx, boss, chat.Send{Group: ids[int(i)%groups], Content: chat.Content{Kind: chat.KindText, Text: "hi"}})
+						if err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				b.ReportMetric(float64(n.Load())/time.Since(start).Seconds(), "sends/s")
+			})
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -40,6 +41,9 @@ type Options struct {
 	// Setup registers feature packages on a node's Hub and mux before its
 	// server starts.
 	Setup func(n *Node)
+	// PoolConns is each node's pool size (pool_max_conns). Zero means
+	// pgxpool's default, max(4, CPUs).
+	PoolConns int
 }
 
 // Cluster is a running set of nodes sharing one database and NATS server.
@@ -92,7 +96,11 @@ func New(t testing.TB, o Options) *Cluster {
 func (c *Cluster) start(t testing.TB, i int, o Options) *Node {
 	t.Helper()
 	ctx := context.Background()
-	n := &Node{Index: i, Pool: pgtest.Pool(t, c.PGURL), Mux: http.NewServeMux()}
+	url := c.PGURL
+	if o.PoolConns > 0 {
+		url += "&pool_max_conns=" + strconv.Itoa(o.PoolConns)
+	}
+	n := &Node{Index: i, Pool: pgtest.Pool(t, url), Mux: http.NewServeMux()}
 	var err error
 	if n.Log, err = postgres.NewLogStore(ctx, n.Pool, postgres.LogStoreConfig{}); err != nil {
 		t.Fatal(err)
