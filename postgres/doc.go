@@ -6,11 +6,11 @@
 //	NewLiveStore        live.Store
 //	NewWhiteboardStore  whiteboard.Store
 //	NewShopStore        shop.Store
+//	NewReplayStore      replay.Store (metadata; media files stay in a replay.Storage)
 //	NewRegistry         which node runs which room (a live's media), with leases
 //	NewRoomLocker       chat, whiteboard and shop Locker: a lock per room for all nodes
 //
-// replay has no store interface yet. A
-// vendor who does not use PostgreSQL never compiles this package in.
+// A vendor who does not use PostgreSQL never compiles this package in.
 //
 // # Lifecycle
 //
@@ -47,7 +47,7 @@
 // # Feature stores
 //
 // Each passes its package's conformance suite (chattest, livetest,
-// whiteboardtest) and keeps the SQLite store's behaviour: ids that page
+// whiteboardtest, shoptest, replaytest) and keeps the SQLite store's behaviour: ids that page
 // lists are COLLATE "C" (byte order, whatever the database locale), JSON is
 // kept byte for byte. Where the SQLite store relied on SQLite's single
 // writer, the PostgreSQL one takes a transaction-scoped advisory lock
