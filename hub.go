@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -201,6 +202,19 @@ func (h *Hub) Handle(op string, fn Handler) {
 		panic("qun: Handle: op registered twice: " + op)
 	}
 	h.handlers[op] = fn
+}
+
+// Ops returns the names of the registered ops, sorted (the built-in hello,
+// sub and unsub are not included). Tests use it to reach every op.
+func (h *Hub) Ops() []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	ops := make([]string, 0, len(h.handlers))
+	for op := range h.handlers {
+		ops = append(ops, op)
+	}
+	slices.Sort(ops)
+	return ops
 }
 
 func validOpName(op string) bool {

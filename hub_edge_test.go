@@ -85,6 +85,9 @@ func TestHelloTimeout(t *testing.T) {
 
 func TestBadFrames(t *testing.T) {
 	e := qtest.NewEnv(t, qun.Config{}, openRooms)
+	if ops := e.Hub.Ops(); len(ops) != 1 || ops[0] != "test.say" {
+		t.Fatalf("Ops() = %v", ops)
+	}
 	c := e.Connect(t, "t", "u")
 	qtest.CallErr(t, c, "nope.nothing", nil, qun.CodeUnknownOp)
 	qtest.CallErr(t, c, "hello", map[string]any{"v": 1, "token": "x"}, qun.CodeConflict)
