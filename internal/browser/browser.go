@@ -86,6 +86,11 @@ func Launch(t testing.TB) *Browser {
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--disable-quic", "--no-first-run", "--no-default-browser-check", "--mute-audio",
 		"--disable-features=Translate,MediaRouter,OptimizationHints",
+		// Every page of a test plays a part at once (host, viewer, co-host):
+		// none may be throttled or have its media suspended for being a
+		// background tab.
+		"--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows",
+		"--disable-renderer-backgrounding", "--disable-background-media-suspend",
 		"--remote-debugging-port=0", "--user-data-dir="+dir, "about:blank")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -128,6 +133,7 @@ func Launch(t testing.TB) *Browser {
 	}
 	b := &Browser{cmd: cmd, conn: conn, wait: map[int64]chan reply{}, pages: map[string]*Page{}, done: make(chan struct{}),
 		outDir: filepath.Join(out, strings.ReplaceAll(t.Name(), "/", "_"))}
+	os.RemoveAll(b.outDir) // this run's screenshots only
 	go b.read()
 	t.Cleanup(b.Close)
 	return b

@@ -1,5 +1,8 @@
-// A group chat panel on the qun SDK, shared by the example apps: history,
-// live events with resume, send / reply / recall, pins and the announcement.
+// A group chat panel on the qun SDK's Chat, shared by the example apps:
+// history (with "load earlier"), live events with resume, send / reply /
+// recall, pins, the announcement, and cards for products, lives, tips and
+// red packets. The page may add lines of its own (shop events, Q&A) with note().
+import { Chat, formatMoney } from "/qun/qun.js";
 import { esc, toast } from "./login.js";
 
 export class ChatPanel {
@@ -8,60 +11,82 @@ export class ChatPanel {
    * @param {import("/qun/qun.js").Client} qun a connected client
    * @param {string} group "g:..."
    * @param {object} me the identity ({user, name})
+   * @param {object} [opts] placeholder: the composer's hint; compact: no reply/recall buttons
    */
-  constructor(el, qun, group, me) {
+  constructor(el, qun, group, me, opts = {}) {
     this.el = el;
     this.qun = qun;
     this.group = group;
     this.me = me;
+    this.opts = opts;
+    this.chat = new Chat(qun, group);
     this.messages = new Map(); // seq -> {seq, actor, ts, d}
     this.replyTo = 0;
-    this.onEvent = null; // the page may watch every group event
+    this.onEvent = null; // the page may watch every group event: (ev, live) => …
   }
 
   async mount() {
     this.el.innerHTML = `
       <div class="chat">
         <div class="announcement hidden" data-role="announcement"></div>
-        <div class="messages" data-role="messages"></div>
+        <div class="messages" data-role="messages">
+          <button class="small more hidden" data-role="older">加载更早的消息 Load earlier</button>
+        </div>
         <div class="muted hidden" data-role="replying"></div>
         <form class="composer" data-role="composer">
-          <input data-role="text" maxlength="4000" placeholder="说点什么… Say something" autocomplete="off">
+          <input data-role="text" maxlength="4000" placeholder="${esc(this.opts.placeholder || "说点什么… Say something")}" autocomplete="off">
           <button class="primary" type="submit">发送 Send</button>
         </form>
       </div>`;
     this.list = this.el.querySelector("[data-role=messages]");
+    this.olderBtn = this.el.querySelector("[data-role=older]");
     this.input = this.el.querySelector("[data-role=text]");
     this.el.querySelector("[data-role=composer]").onsubmit = (e) => { e.preventDefault(); this.send(); };
-    await this.reload();
-  }
-
-  async reload() {
-    const view = await this.qun.call("chat.get", { group: this.group });
+    this.olderBtn.onclick = () => this.older();
+    this.chat.on("event", (ev, live) => this.apply(ev, live));
+    this.chat.on("reset", () => this.clear());
+    this.chat.on("end", (err) => toast(`已离开群 Left the group: ${err ? err.msg : ""}`));
+    const view = await this.chat.open({ limit: 50 });
     this.view = view;
     this.showAnnouncement(view.announcement);
-    const page = await this.qun.call("chat.history", { group: this.group, limit: 100 });
-    this.list.innerHTML = "";
+    this.olderBtn.classList.toggle("hidden", this.chat.oldest <= 1);
+    this.list.scrollTop = this.list.scrollHeight;
+  }
+
+  clear() {
     this.messages.clear();
-    for (const e of page.events) this.apply(e, false);
-    if (this.sub) await this.sub.unsubscribe();
-    this.sub = this.qun.subscribe(this.group, (ev) => this.apply(ev, true), {
-      after: page.head,
-      onReset: () => this.reload(),
-      onEnd: (err) => toast(`已离开群 Left the group: ${err ? err.msg : ""}`),
-    });
-    await this.sub.ready;
-    if (page.head) this.qun.call("chat.read", { group: this.group, seq: page.head }).catch(() => {});
+    for (const n of [...this.list.children]) if (n !== this.olderBtn) n.remove();
+  }
+
+  async older() {
+    const h = this.list.scrollHeight;
+    const evs = await this.chat.older(50);
+    const anchor = this.olderBtn.nextSibling;
+    for (const ev of evs) {
+      const row = this.row(ev);
+      if (row) this.list.insertBefore(row, anchor);
+    }
+    this.olderBtn.classList.toggle("hidden", this.chat.oldest <= 1);
+    this.list.scrollTop = this.list.scrollHeight - h;
+  }
+
+  // row renders a history event as a line, or null for events shown otherwise.
+  row(ev) {
+    const d = ev.d || {};
+    switch (ev.type) {
+      case "chat.message":
+        this.messages.set(ev.seq, ev);
+        return this.render(ev);
+      case "chat.member.joined": return this.systemRow(`${d.name || d.user} 加入了群 joined`);
+      case "live.started": return this.systemRow(`📺 直播开始 Live started: ${d.title || ""}`);
+      case "live.ended": return this.systemRow(`直播结束 Live ended`);
+    }
+    return null;
   }
 
   apply(ev, live) {
     const d = ev.d || {};
     switch (ev.type) {
-      case "chat.message":
-        this.messages.set(ev.seq, ev);
-        this.list.append(this.render(ev));
-        if (live) this.qun.call("chat.read", { group: this.group, seq: ev.seq }).catch(() => {});
-        break;
       case "chat.edited":
       case "chat.recalled": {
         const m = this.messages.get(d.seq);
@@ -75,15 +100,16 @@ export class ChatPanel {
       case "chat.announcement":
         this.showAnnouncement(d.text ? d : null);
         break;
-      case "chat.member.joined":
-        this.system(`${d.name || d.user} 加入了群 joined`);
-        break;
       case "chat.pinned":
         if (d.on) this.system(`置顶了一条消息 pinned a message`);
         break;
       case "chat.designated":
         if (d.on) this.system(`群主指定了交易消息 the owner designated an offer message`);
         break;
+      default: {
+        const row = this.row(ev);
+        if (row) this.list.append(row);
+      }
     }
     if (this.onEvent) this.onEvent(ev, live);
     if (live || ev.type === "chat.message") this.list.scrollTop = this.list.scrollHeight;
@@ -98,21 +124,22 @@ export class ChatPanel {
     const reply = d.reply_to && this.messages.get(d.reply_to);
     let body;
     if (d.recalled) body = `<span class="recalled">消息已撤回 message recalled</span>`;
-    else if (d.kind === "product" && d.product) body = `🛍 ${esc(d.product.title)} <span class="price">¥${(d.product.price / 100).toFixed(2)}</span>`;
-    else if (d.kind === "live" && d.live) body = `📺 ${esc(d.live.title)}`;
-    else if ((d.kind === "tip" || d.kind === "red_packet") && d.money) body = `${d.kind === "tip" ? "🎁" : "🧧"} ${esc(d.money.note || "")} ¥${(d.money.amount / 100).toFixed(2)}`;
+    else if (d.kind === "product" && d.product) body = `🛍 ${esc(d.product.title)} <span class="price">${formatMoney({ amount: d.product.price, currency: d.product.currency || "CNY" })}</span>`;
+    else if (d.kind === "live" && d.live) body = d.live.url ? `📺 <a href="${esc(d.live.url)}" data-card="live">${esc(d.live.title)}</a>` : `📺 ${esc(d.live.title)}`;
+    else if ((d.kind === "tip" || d.kind === "red_packet") && d.money) body = `${d.kind === "tip" ? "🎁" : "🧧"} ${esc(d.money.note || "")} ${formatMoney({ amount: d.money.amount, currency: d.money.currency || "CNY" })}`;
     else body = esc(d.text);
+    const actions = this.opts.compact ? "" : `<div class="row acts" style="justify-content:${mine ? "flex-end" : "flex-start"}">
+        <button class="small" data-act="reply">回复 Reply</button>
+        ${mine && !d.recalled ? `<button class="small" data-act="recall">撤回 Recall</button>` : ""}
+      </div>`;
     row.innerHTML = `<span class="avatar">${esc((d.name || ev.actor || "?").slice(0, 1))}</span>
       <div class="body"><div class="who">${esc(d.name || ev.actor)}${d.edited ? " · 已编辑 edited" : ""}</div>
       ${reply ? `<div class="muted">↪ ${esc(reply.d.recalled ? "…" : (reply.d.text || "").slice(0, 40))}</div>` : ""}
-      <div class="bubble">${body}</div>
-      <div class="row" style="gap:4px;justify-content:${mine ? "flex-end" : "flex-start"}">
-        <button class="small" data-act="reply">回复 Reply</button>
-        ${mine && !d.recalled ? `<button class="small" data-act="recall">撤回 Recall</button>` : ""}
-      </div></div>`;
-    row.querySelector("[data-act=reply]").onclick = () => this.startReply(ev);
+      <div class="bubble">${body}</div>${actions}</div>`;
+    const rp = row.querySelector("[data-act=reply]");
+    if (rp) rp.onclick = () => this.startReply(ev);
     const rc = row.querySelector("[data-act=recall]");
-    if (rc) rc.onclick = () => this.qun.call("chat.recall", { group: this.group, seq: ev.seq }).catch((e) => toast(e.message));
+    if (rc) rc.onclick = () => this.chat.recall(ev.seq).catch((e) => toast(e.message));
     return row;
   }
 
@@ -133,10 +160,8 @@ export class ChatPanel {
   async send() {
     const text = this.input.value.trim();
     if (!text) return;
-    const msg = { group: this.group, kind: "text", text };
-    if (this.replyTo) msg.reply_to = this.replyTo;
     try {
-      await this.qun.call("chat.send", msg);
+      await this.chat.send(text, this.replyTo ? { reply_to: this.replyTo } : {});
       this.input.value = "";
       this.cancelReply();
     } catch (e) {
@@ -144,11 +169,23 @@ export class ChatPanel {
     }
   }
 
-  system(text) {
+  systemRow(text, cls = "") {
     const row = document.createElement("div");
-    row.className = "msg system";
+    row.className = "msg system " + cls;
     row.innerHTML = `<div class="bubble">${esc(text)}</div>`;
+    return row;
+  }
+
+  system(text) { this.list.append(this.systemRow(text)); }
+
+  /** note adds a highlighted line of the page's own (a tip, a question) to the stream. */
+  note(html, cls = "note") {
+    const row = document.createElement("div");
+    row.className = "msg system " + cls;
+    row.innerHTML = `<div class="bubble">${html}</div>`;
     this.list.append(row);
+    this.list.scrollTop = this.list.scrollHeight;
+    return row;
   }
 
   showAnnouncement(a) {
@@ -159,6 +196,6 @@ export class ChatPanel {
   }
 
   async close() {
-    if (this.sub) await this.sub.unsubscribe();
+    await this.chat.close();
   }
 }

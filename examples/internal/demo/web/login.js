@@ -45,3 +45,18 @@ export function toast(text, ms = 2500) {
   document.body.append(t);
   setTimeout(() => t.remove(), ms);
 }
+
+let namesCache = null;
+/** userNames resolves with a Map of demo user id → display name. */
+export async function userNames() {
+  if (!namesCache) namesCache = fetch("/api/users").then((r) => r.json()).then((us) => new Map(us.map((u) => [u.id, u.name])));
+  return namesCache;
+}
+
+/** fmtTime shows ms as m:ss (or h:mm:ss). */
+export function fmtTime(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const mm = h ? String(m).padStart(2, "0") : String(m);
+  return (h ? h + ":" : "") + mm + ":" + String(r).padStart(2, "0");
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"io/fs"
+	"net/http"
+	"strings"
+
+	"github.com/qunkit/qun"
+	"github.com/qunkit/qun/chat"
+	"github.com/qunkit/qun/examples/internal/demo"
+	"github.com/qunkit/qun/live"
+	"github.com/qunkit/qun/whiteboard"
+	"go.uber.org/zap"
+)
+
+//go:embed web
+var web embed.FS
+
+// tenant is the one school this demo deployment serves.
+const tenant qun.TenantID = "demo-school"
+
+var users = []demo.User{
+	{ID: "teacher", Name: "王老师 Ms. Wang", Role: "老师 Teacher", Grants: []string{qun.GrantCreateGroup}},
+	{ID: "amy", Name: "学生小艾 Amy", Role: "学生 Student"},
+	{ID: "bo", Name: "学生小波 Bo", Role: "学生 Student"},
+	{ID: "chen", Name: "学生小陈 Chen", Role: "学生 Student"},
+}
+
+// The class every demo student is enrolled in (a group owned by the teacher).
+const (
+	className  = "Go 语言入门 · Intro to Go"
+	classIntro = "每周三晚 8 点直播上课，课后可看回放 · Live every Wednesday 8pm, replays after class"
+)
+
+type config struct {
+	DataDir string
+	BaseURL string
+	Network live.Network
+	Logger  *zap.Logger
+}
+
+// app is the school's server: the shared qun stack (chat, live, replay),
+// the whiteboard, the Q&A ops it adds itself, and the pages.
+type app struct {
+	*demo.Stack
+	wb      *whiteboard.Service
+	qa      *qaService
+	handler http.Handler
+}
+
+func newApp(cfg config) (*app, error) {
+	st, err := demo.OpenStack(demo.StackConfig{DataDir: cfg.DataDir, BaseURL: cfg.BaseURL, Tenant: tenant, Users: users,
+		Network: cfg.Network, Logger: cfg.Logger, InvitePage: "/class.html"})
+	if err != nil {
+		return nil, err
+	}
+	a := &app{Stack: st}
+	if err := a.wire(); err != nil {
+		st.Shutdown(context.Background())
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) wire() error {
+	wbStore, err := whiteboard.NewSQLiteStore(a.DB)
+	if err != nil {
+		return err
+	}
+	// Boards hang off the class's live room: the teacher (its host)
+	// presents; students watch and draw once granted.
+	if a.wb, err = whiteboard.New(whiteboard.Config{Hub: a.Hub, Store: wbStore, Logger: a.Logger}); err != nil {
+		return err
+	}
+	a.OnClose(a.wb.Close)
+	if a.qa, err = newQA(a.Hub, a.DB); err != nil {
+		return err
+	}
+	if err := a.seed(context.Background()); err != nil {
+		return err
+	}
+	pages, _ := fs.Sub(web, "web")
+	a.Mux.Handle("/wb/", http.StripPrefix("/wb", a.wb.HTTPHandler()))
+	a.Mux.HandleFunc("GET /api/replays/{id}/board", a.replayBoard)
+	a.Mux.Handle("/", http.FileServer(http.FS(pages)))
+	a.handler = a.Mux
+	return nil
+}
+
+func (a *app) identity(u qun.UserID) *qun.Identity {
+	for _, d := range users {
+		if d.ID == u {
+			return &qun.Identity{Tenant: tenant, User: d.ID, Name: d.Name, Grants: d.Grants}
+		}
+	}
+	return nil
+}
+
+// seed makes sure the class exists with every demo student in it. It runs
+// at every start and changes nothing the second time.
+func (a *app) seed(ctx context.Context) error {
+	teacher := a.identity("teacher")
+	mine, err := a.Chat.MyGroups(ctx, teacher, chat.Page{Limit: 100})
+	if err != nil {
+		return err
+	}
+	var group qun.RoomID
+	for _, v := range mine {
+		if v.Group.Name == className {
+			group = v.Group.ID
+		}
+	}
+	if group == "" {
+		g, err := a.Chat.CreateGroup(ctx, teacher, chat.CreateGroup{Name: className, Intro: classIntro, Tags: []string{"课程"}})
+		if err != nil {
+			return err
+		}
+		group = g.ID
+	}
+	var students []qun.UserID
+	for _, u := range users[1:] {
+		students = append(students, u.ID)
+	}
+	if _, err := a.Chat.Invite(ctx, teacher, chat.Invite{Group: group, Users: students}); err != nil {
+		return err
+	}
+	for _, u := range students {
+		// An owner's invitation skips approval; accepting again is harmless.
+		if _, err := a.Chat.AcceptInvitation(ctx, a.identity(u), chat.GroupRef{Group: group}); err != nil && qun.ErrorCode(err) != qun.CodeNotFound && qun.ErrorCode(err) != qun.CodeConflict {
+			return err
+		}
+	}
+	return nil
+}
+
+// replayBoard answers the board of a replay as it was when the recording
+// started, so that the replay page can apply the timeline's board events to
+// it: GET /api/replays/{id}/board → {"board":"<id>","state":whiteboard.State}.
+func (a *app) replayBoard(w http.ResponseWriter, r *http.Request) {
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	id, err := a.Tokens.Authenticate(r.Context(), tok)
+	if err != nil {
+		qun.WriteError(w, qun.Errorf(qun.CodeUnauthenticated, "a bearer token is required"))
+		return
+	}
+	rp, err := a.Replay.Get(r.Context(), id, r.PathValue("id")) // checks who may watch
+	if err != nil {
+		qun.WriteError(w, err)
+		return
+	}
+	out := map[string]any{"board": nil}
+	for _, rs := range rp.Rooms {
+		board, ok := strings.CutPrefix(string(rs.Room), "wb:")
+		if !ok {
+			continue
+		}
+		st := &whiteboard.State{Pages: []whiteboard.PageState{}}
+		if rs.After > 0 { // StateAt(0) would be "now"
+			if st, err = a.wb.StateAt(r.Context(), id.Tenant, whiteboard.BoardID(board), rs.After); err != nil {
+				qun.WriteError(w, err)
+				return
+			}
+		}
+		out = map[string]any{"board": board, "state": st}
+		break
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}
