@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"io/fs"
 	"net/http"
-	"strings"
 
 	"github.com/qunkit/qun"
 	"github.com/qunkit/qun/chat"
@@ -84,7 +82,6 @@ func (a *app) wire() error {
 	}
 	pages, _ := fs.Sub(web, "web")
 	a.Mux.Handle("/wb/", http.StripPrefix("/wb", a.wb.HTTPHandler()))
-	a.Mux.HandleFunc("GET /api/replays/{id}/board", a.replayBoard)
 	a.Mux.Handle("/", http.FileServer(http.FS(pages)))
 	a.handler = a.Mux
 	return nil
@@ -134,39 +131,4 @@ func (a *app) seed(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// replayBoard answers the board of a replay as it was when the recording
-// started, so that the replay page can apply the timeline's board events to
-// it: GET /api/replays/{id}/board → {"board":"<id>","state":whiteboard.State}.
-func (a *app) replayBoard(w http.ResponseWriter, r *http.Request) {
-	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	id, err := a.Tokens.Authenticate(r.Context(), tok)
-	if err != nil {
-		qun.WriteError(w, qun.Errorf(qun.CodeUnauthenticated, "a bearer token is required"))
-		return
-	}
-	rp, err := a.Replay.Get(r.Context(), id, r.PathValue("id")) // checks who may watch
-	if err != nil {
-		qun.WriteError(w, err)
-		return
-	}
-	out := map[string]any{"board": nil}
-	for _, rs := range rp.Rooms {
-		board, ok := strings.CutPrefix(string(rs.Room), "wb:")
-		if !ok {
-			continue
-		}
-		st := &whiteboard.State{Pages: []whiteboard.PageState{}}
-		if rs.After > 0 { // StateAt(0) would be "now"
-			if st, err = a.wb.StateAt(r.Context(), id.Tenant, whiteboard.BoardID(board), rs.After); err != nil {
-				qun.WriteError(w, err)
-				return
-			}
-		}
-		out = map[string]any{"board": board, "state": st}
-		break
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(out)
 }

@@ -95,9 +95,10 @@ $("start-class").onclick = async () => {
   try {
     // Small class (小班课): up to 3 students on stage at once.
     const live = await Live.start(qun, { group, title: course.group.name, mode: "small", stage_limit: 3 });
-    const board = await Board.create(qun, live.room, "课件 Courseware");
-    // Record the class: its media, the live room (Q&A, hands) and the board.
-    cls.replay = await qun.call("replay.start", { live: live.room, rooms: ["wb:" + board.id] });
+    await Board.create(qun, live.room, "课件 Courseware");
+    // Record the class: its media, the live room (Q&A, hands), the class
+    // chat and the board (announced in the live room, so the recorder follows it).
+    cls.replay = await qun.call("replay.start", { live: live.room });
     await enter(live.id);
   } catch (e) {
     toast(e.message);

@@ -13,15 +13,22 @@ await qun.connect();
 const id = new URLSearchParams(location.search).get("id");
 const names = await userNames();
 
-// The board as it was when recording began; the timeline's wb.* events follow.
-const start = await (await qun.fetch(`/api/replays/${encodeURIComponent(id)}/board`)).json();
+// The timeline carries each board's whole history (what came before the
+// recording at 0 ms): replaying its wb.* events rebuilds the board at any time.
 const canvas = $("board");
-let model = start.board ? BoardModel.fromState(start.state) : new BoardModel();
-const image = async (bg) => createImageBitmap(await (await qun.fetch(`/wb/boards/${encodeURIComponent(start.board)}/files/${encodeURIComponent(bg)}`)).blob());
-const view = new BoardView(canvas, model, { image });
-if (!start.board) $("board-note").textContent = "这节课没有用白板 No whiteboard in this class";
+let boards = new Map(); // "wb:<id>" -> BoardModel
+let shown = null; // the room of the board shown: the one last used
+const image = async (bg) => createImageBitmap(await (await qun.fetch(`/wb/boards/${encodeURIComponent(shown.slice(3))}/files/${encodeURIComponent(bg)}`)).blob());
+const view = new BoardView(canvas, new BoardModel(), { image });
+const applyBoard = (ev) => {
+  if (!boards.has(ev.room)) boards.set(ev.room, new BoardModel());
+  const changed = boards.get(ev.room).apply(ev);
+  if (shown !== ev.room) { shown = ev.room; view.images.clear(); }
+  view.model = boards.get(ev.room);
+  return changed;
+};
 
-const isBoard = (ev) => ev.type.startsWith("wb.");
+const isBoard = (ev) => ev.room.startsWith("wb:");
 const line = (ev) => {
   const d = ev.d || {};
   switch (ev.type) {
@@ -44,15 +51,15 @@ const marker = (ev) => {
 const rv = new ReplayView($("player"), qun, {
   feed: $("feed"), line, marker,
   onReset: (ms, evs) => {
-    model = start.board ? BoardModel.fromState(start.state) : new BoardModel();
-    for (const ev of evs) if (isBoard(ev)) model.apply(ev);
-    view.model = model;
+    boards = new Map();
+    for (const ev of evs) if (isBoard(ev)) applyBoard(ev);
+    $("board-note").textContent = shown ? "白板随回放同步 The whiteboard follows the replay" : "这节课还没有用白板 No whiteboard yet";
     view.render();
   },
-  onEvent: (ev) => { if (isBoard(ev) && model.apply(ev)) view.render(); },
+  onEvent: (ev) => { if (isBoard(ev) && applyBoard(ev)) view.render(); },
 });
 window.replay = rv; // for the tests
-window.replayBoard = () => model;
+window.replayBoard = () => view.model;
 try {
   const m = await rv.load(id);
   $("title").textContent = m.title || "课程回放 Class replay";
