@@ -8,8 +8,6 @@
 // are indistinguishable), no answer may carry B's data, and B's data must
 // be unchanged afterwards.
 //
-// The Hub has no accessor for its registered ops, so the test lists them
-// from the packages' sources (every "pkg.name" string) and keeps those the
-// Hub does not answer unknown_op; an op without a case in the test's table
-// fails the test, so a new op cannot skip the check.
+// The ops come from Hub.Ops; an op without a case in the test's table fails
+// the test, so a new op cannot skip the check.
 package isolationtest
