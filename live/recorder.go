@@ -23,6 +23,14 @@ type TrackInfo struct {
 	Channels  uint16
 	// SDPFmtpLine is the codec's fmtp parameters, as negotiated.
 	SDPFmtpLine string
+	// RequestKeyframe asks the publisher for a keyframe of the recorded
+	// stream: a writer that lost packets calls it rather than wait for the
+	// publisher's next keyframe (browsers send one only when asked). It
+	// goes through the SFU's per-layer throttle (Config.KeyframeInterval),
+	// shared with the viewers' requests, so extra calls cost nothing. Safe
+	// from any goroutine, also after the track ended; a no-op for audio.
+	// Set by live (nil in a TrackInfo made elsewhere).
+	RequestKeyframe func() `json:"-"`
 }
 
 // TrackWriter receives one track's packets from the SFU.
@@ -124,7 +132,7 @@ func (rc *recording) trackStarted(t *track) {
 	info := TrackInfo{
 		LiveID: rc.rm.id, TrackID: t.id, Publisher: t.user, Kind: t.recv.Kind(), Source: t.source,
 		MimeType: t.recv.Codec().MimeType, ClockRate: t.recv.Codec().ClockRate, Channels: t.recv.Codec().Channels,
-		SDPFmtpLine: t.recv.Codec().SDPFmtpLine,
+		SDPFmtpLine: t.recv.Codec().SDPFmtpLine, RequestKeyframe: t.recv.RequestSinkKeyframe,
 	}
 	w, err := rc.r.TrackStarted(rc.ctx, info)
 	if err != nil {

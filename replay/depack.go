@@ -14,7 +14,9 @@ type frameOut func(ts uint32, key bool, data []byte)
 // and VP9 payload descriptors are stripped, H.264 NAL units are rewritten
 // length-prefixed (AVCC, as MP4 stores them), Opus packets are frames.
 // After a loss, video frames are dropped until the next keyframe, since
-// decoding anything else would show corruption.
+// decoding anything else would show corruption; wantKey (if set) is called
+// when that starts and for every frame dropped meanwhile, so the recorder
+// can ask the publisher for one (it throttles the requests).
 //
 // Not safe for concurrent use; trackRecorder serialises calls.
 type assembler struct {
@@ -32,6 +34,8 @@ type assembler struct {
 
 	frames  int64
 	dropped int64 // frames dropped waiting for a keyframe or broken by loss
+
+	wantKey func()
 }
 
 func newAssembler(c codec) *assembler {
@@ -50,7 +54,7 @@ func (a *assembler) push(p *pkt, gap bool, out frameOut) {
 	}
 	if gap {
 		a.abort()
-		a.needKey = true
+		a.lost()
 	}
 	if a.have && p.ts != a.ts {
 		a.finish(out) // the previous frame ended without a marker
@@ -129,7 +133,19 @@ func (a *assembler) abort() {
 // broken handles an unparsable packet like a loss.
 func (a *assembler) broken() {
 	a.abort()
+	a.lost()
+}
+
+// lost notes that frames were lost: nothing decodes until a keyframe.
+func (a *assembler) lost() {
 	a.needKey = true
+	a.askKey()
+}
+
+func (a *assembler) askKey() {
+	if a.wantKey != nil {
+		a.wantKey()
+	}
 }
 
 func (a *assembler) finish(out frameOut) {
@@ -139,17 +155,19 @@ func (a *assembler) finish(out frameOut) {
 	a.have = false
 	if a.fuStart >= 0 || len(a.buf) == 0 {
 		a.abort() // an H.264 fragment never ended, or nothing was collected
-		a.needKey = true
+		a.lost()
 		return
 	}
 	if a.needKey && !a.key {
 		a.dropped++
 		a.buf = a.buf[:0]
+		a.askKey()
 		return
 	}
 	if a.codec == codecH264 && (a.sps == nil || a.pps == nil) {
 		a.dropped++ // cannot describe the stream before its parameter sets
 		a.buf = a.buf[:0]
+		a.askKey() // a keyframe brings them
 		return
 	}
 	a.needKey = false

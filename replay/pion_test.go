@@ -207,7 +207,8 @@ type liveEnv struct {
 	stored *FSStorage
 }
 
-func newLiveEnv(t *testing.T) *liveEnv {
+// newLiveEnv's tweak, if not nil, adjusts replay's Config.
+func newLiveEnv(t *testing.T, tweak func(*Config)) *liveEnv {
 	t.Helper()
 	le := &liveEnv{roles: &roles{m: map[roleKey]qun.Role{}}, dir: t.TempDir()}
 	db := qtest.SQLite(t)
@@ -225,7 +226,11 @@ func newLiveEnv(t *testing.T) *liveEnv {
 		if le.stored, err = NewFSStorage(le.dir); err != nil {
 			t.Fatal(err)
 		}
-		le.svc, err = New(Config{Hub: e.Hub, Lives: ls, Store: store, Storage: le.stored, Authenticator: e.Tokens, Heartbeat: 200 * time.Millisecond, SweepInterval: -1})
+		cfg := Config{Hub: e.Hub, Lives: ls, Store: store, Storage: le.stored, Authenticator: e.Tokens, Heartbeat: 200 * time.Millisecond, SweepInterval: -1}
+		if tweak != nil {
+			tweak(&cfg)
+		}
+		le.svc, err = New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,7 +261,7 @@ func TestRecordLiveWithPionPeers(t *testing.T) {
 	needFFmpeg(t)
 	vp8 := readFrames(t, sourceMedia(t, "vp8k", srcSecs))
 	opus := readFrames(t, sourceMedia(t, "opus", srcSecs))
-	le := newLiveEnv(t)
+	le := newLiveEnv(t, nil)
 	le.roles.set("ten1", "g:1", "host", qun.RoleMember)
 	le.roles.set("ten1", "g:1", "co", qun.RoleMember)
 	le.roles.set("ten1", "g:1", "fan", qun.RoleViewer)

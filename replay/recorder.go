@@ -116,6 +116,9 @@ func (rec *recording) TrackStarted(_ context.Context, info TrackInfo) (TrackWrit
 		asm: newAssembler(c), clock: newMediaClock(rate),
 	}
 	t.jb.maxDelay = uint32(rate) * 3 / 10 // 300 ms of reordering, enough for a NACKed retransmission
+	if c.video() && info.RequestKeyframe != nil {
+		t.asm.wantKey = t.askKeyframe
+	}
 	t.emitFn, t.outFn = t.onPacket, t.onFrame
 	ext, mime := c.container()
 	kind := "audio"
@@ -304,6 +307,7 @@ type trackRecorder struct {
 	lastSize int64
 	emitFn   func(*pkt, bool)
 	outFn    frameOut
+	keyAsked time.Time // the last keyframe request
 }
 
 var errTrackClosed = errors.New("replay: track writer closed")
@@ -325,6 +329,22 @@ func (t *trackRecorder) WriteRTP(p *rtp.Packet) error {
 }
 
 func (t *trackRecorder) onPacket(p *pkt, gap bool) { t.asm.push(p, gap, t.outFn) }
+
+// keyRetry is how often a track waiting for a keyframe after a loss asks
+// the publisher again (the request or the keyframe may be lost too). live
+// throttles the requests per layer on top of this.
+const keyRetry = 500 * time.Millisecond
+
+// askKeyframe asks the publisher for a keyframe: the assembler is
+// dropping frames after a loss. Called with t.mu held.
+func (t *trackRecorder) askKeyframe() {
+	now := time.Now()
+	if !t.keyAsked.IsZero() && now.Sub(t.keyAsked) < keyRetry {
+		return
+	}
+	t.keyAsked = now
+	t.info.RequestKeyframe()
+}
 
 func (t *trackRecorder) onFrame(ts uint32, key bool, data []byte) {
 	if t.failed {

@@ -6,6 +6,7 @@ package livepeer
 
 import (
 	"encoding/binary"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,9 @@ type APIOptions struct {
 	// NoNACK leaves out the NACK generator (a viewer that never asks for
 	// retransmissions).
 	NoNACK bool
+	// Conn, if set, carries every peer connection of the API (ICE UDP
+	// mux), so that a test can cut a peer off the network by wrapping it.
+	Conn net.PacketConn
 }
 
 // NewAPI returns a pion API with VP8/Opus, simulcast header extensions,
@@ -72,6 +76,9 @@ func NewAPI(o APIOptions) (*webrtc.API, error) {
 	if o.Net != nil {
 		se.SetNet(o.Net)
 	}
+	if o.Conn != nil {
+		se.SetICEUDPMux(webrtc.NewICEUDPMux(nil, o.Conn))
+	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
 
@@ -98,6 +105,10 @@ type PublisherOptions struct {
 	VideoBitrate int
 	// StreamID names the client's stream; track ids are "audio" and "video".
 	StreamID string
+	// KeyframeEvery is the keyframe period. Zero means 2 s; negative means
+	// only the first frame and frames after a PLI or FIR are keyframes, as
+	// browsers do.
+	KeyframeEvery time.Duration
 }
 
 // Publisher sends generated media over its own peer connection. The caller
@@ -110,9 +121,10 @@ type Publisher struct {
 	vsend *webrtc.RTPSender
 	asend *webrtc.RTPSender
 
-	keyframe [3]atomic.Bool // PLI received per layer
-	PLIs     atomic.Uint64
-	Sent     atomic.Uint64
+	keyframe  [3]atomic.Bool // PLI received per layer
+	PLIs      atomic.Uint64
+	Keyframes atomic.Uint64 // video keyframes sent, all layers
+	Sent      atomic.Uint64
 
 	stop chan struct{}
 	once sync.Once
@@ -126,6 +138,9 @@ func NewPublisher(api *webrtc.API, o PublisherOptions) (*Publisher, error) {
 	}
 	if o.StreamID == "" {
 		o.StreamID = "stream"
+	}
+	if o.KeyframeEvery == 0 {
+		o.KeyframeEvery = 2 * time.Second
 	}
 	pc, err := api.NewPeerConnection(webrtc.Configuration{BundlePolicy: webrtc.BundlePolicyMaxBundle})
 	if err != nil {
@@ -170,7 +185,7 @@ func NewPublisher(api *webrtc.API, o PublisherOptions) (*Publisher, error) {
 }
 
 // Start sends media until Close: Opus-sized audio packets every 20 ms and
-// 30 video frames per second per layer, a keyframe every 2 s or after a PLI.
+// 30 video frames per second per layer, a keyframe every KeyframeEvery or after a PLI.
 func (p *Publisher) Start() {
 	if p.asend != nil {
 		p.wg.Add(2)
@@ -292,9 +307,11 @@ func (p *Publisher) sendVideo(layer int) {
 			return
 		case <-t.C:
 		}
-		key := time.Since(lastKey) > 2*time.Second || p.keyframe[layer].Swap(false)
+		key := p.keyframe[layer].Swap(false) || frame == 0 ||
+			(p.opts.KeyframeEvery > 0 && time.Since(lastKey) > p.opts.KeyframeEvery)
 		if key {
 			lastKey = time.Now()
+			p.Keyframes.Add(1)
 		}
 		n := frameBytes
 		if key {

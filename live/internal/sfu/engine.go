@@ -52,6 +52,11 @@ type Config struct {
 	// KeyframeInterval is the shortest time between two keyframe requests
 	// to one publisher layer. Zero means 500 ms.
 	KeyframeInterval time.Duration
+	// ICETimeout is how long a peer connection may go without a packet
+	// from its client before its state turns "failed" (it is
+	// "disconnected" from half that time). Zero means pion's defaults
+	// (disconnected after 5 s, failed after 30 s).
+	ICETimeout time.Duration
 }
 
 // Engine creates peer connections. It owns the UDP mux, if any.
@@ -107,6 +112,11 @@ func NewEngine(cfg Config) (*Engine, error) {
 		}
 	}
 	se.SetNetworkTypes(types)
+	if t := cfg.ICETimeout; t > 0 {
+		// Our keepalives draw the client's answers, which count as hearing
+		// from it: send them well within the disconnected time.
+		se.SetICETimeouts(t/2, t-t/2, min(2*time.Second, t/4))
+	}
 	if cfg.Net != nil {
 		se.SetNet(cfg.Net)
 	}

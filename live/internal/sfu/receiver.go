@@ -245,10 +245,14 @@ func (r *Receiver) readRTP(l *layer) {
 func (r *Receiver) toSink(st *sinkState, l *layer, pkt []byte, kf bool) {
 	slot := int(st.slot.Load())
 	if slot < 0 {
-		if r.kind == webrtc.RTPCodecTypeVideo && !kf {
+		if l.slot != r.highest() {
 			return
 		}
-		if l.slot != r.highest() {
+		if r.kind == webrtc.RTPCodecTypeVideo && !kf {
+			// Still waiting for the keyframe SetSink asked for: that request
+			// may have been throttled or lost, and browsers send keyframes
+			// only when asked. Ask again (throttled per layer).
+			r.RequestKeyframe(l.slot)
 			return
 		}
 		st.slot.Store(int32(l.slot))
@@ -363,6 +367,22 @@ func (r *Receiver) layerDone() {
 		for _, fn := range fns {
 			fn()
 		}
+	}
+}
+
+// RequestSinkKeyframe asks for a keyframe on the layer being recorded
+// (the highest until the recording has started), for a recorder that lost
+// packets. It shares the per-layer throttle with the viewers' requests.
+func (r *Receiver) RequestSinkKeyframe() {
+	slot := -1
+	if st := r.sink.Load(); st != nil {
+		slot = int(st.slot.Load())
+	}
+	if slot < 0 {
+		slot = r.highest()
+	}
+	if slot >= 0 {
+		r.RequestKeyframe(slot)
 	}
 }
 
