@@ -54,6 +54,10 @@ type Config struct {
 	// KeyframeInterval is the shortest time between keyframe requests to a
 	// publisher layer. Zero means 500 ms.
 	KeyframeInterval time.Duration
+	// Placement, on several nodes, runs each live's media on one node and
+	// sends clients there (see Placement). Nil means every live's media
+	// runs on the node its clients reach: one node.
+	Placement Placement
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

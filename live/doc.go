@@ -43,8 +43,20 @@
 // Deployment: Network.UDPPort serves all media on one UDP port (ICE UDP
 // mux); NAT1To1IPs advertises a public address; ICEServers (TURN) are used
 // by the server and handed to clients; PortMin/PortMax bound ephemeral
-// ports. A live's media runs on one node: route a live's clients to the
-// node that runs it (the room events work across nodes as usual).
+// ports.
+//
+// Several nodes: a live's media runs on one node. With Config.Placement
+// (postgres.Registry's LivePlacement, leases in the shared database) the
+// node that first needs the running live — the one that starts it —
+// claims it; on any other node live.join answers {"node": <address>}
+// instead of joining, and the client opens a second connection there for
+// the live's signalling, stage and media ops (which answer unavailable
+// elsewhere; reads such as live.get and the room's events work on every
+// node). A node that only carried a client's first connection can die
+// without touching the live. If the node running a live dies, its lease
+// runs out (RegistryConfig.TTL) and the next live.join claims the live on
+// its own node; publishers publish again there. Without a Placement, route
+// a live's clients to one node yourself.
 //
 // # Recording
 //

@@ -148,6 +148,9 @@ func (s *Service) SetPaused(ctx context.Context, id *qun.Identity, live string, 
 	if rec.State != from {
 		return nil, qun.Errorf(qun.CodeConflict, "the live is %s", rec.State)
 	}
+	if err := s.mustRunHere(ctx, rec); err != nil {
+		return nil, err
+	}
 	rec.State = to
 	if err := s.store.Update(ctx, rec); err != nil {
 		return nil, err
@@ -173,6 +176,11 @@ func (s *Service) End(ctx context.Context, id *qun.Identity, live string) (*Reco
 	if rec.State == StateEnded {
 		return nil, qun.Errorf(qun.CodeConflict, "the live has ended")
 	}
+	if rec.State != StateScheduled {
+		if err := s.mustRunHere(ctx, rec); err != nil {
+			return nil, err
+		}
+	}
 	rec.State, rec.EndedAt = StateEnded, s.cfg.Now().UTC()
 	if err := s.store.Update(ctx, rec); err != nil {
 		return nil, err
@@ -182,6 +190,7 @@ func (s *Service) End(ctx context.Context, id *qun.Identity, live string) (*Reco
 		s.dropRoom(rm)
 		rm.close()
 	}
+	s.release(ctx, rec.Tenant, rec.ID)
 	s.publishLive(ctx, rec, "live.ended", id.User, rec)
 	s.publishGroups(ctx, rec, "live.ended", id.User, map[string]any{"live": rec.ID, "title": rec.Title})
 	return rec, nil

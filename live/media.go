@@ -10,6 +10,10 @@ import (
 
 // JoinResult is live.join's reply.
 type JoinResult struct {
+	// Node, when set, is the address of the node that runs the live's
+	// media (several nodes, Config.Placement): the client opens a
+	// connection there and joins again; nothing else is set.
+	Node string `json:"node,omitempty"`
 	*Info
 	// Head is the live room's last event seq when the client subscribed.
 	Head uint64 `json:"head"`
@@ -34,6 +38,10 @@ func (s *Service) Join(ctx context.Context, sess *qun.Session, live string, afte
 		return nil, qun.Errorf(qun.CodeConflict, "the live is %s", rec.State)
 	}
 	rm, err := s.room(ctx, id.Tenant, live)
+	var away *elsewhere
+	if errors.As(err, &away) {
+		return &JoinResult{Node: away.addr}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

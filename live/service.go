@@ -123,6 +123,11 @@ func (s *Service) room(ctx context.Context, tenant qun.TenantID, id string) (*ro
 	if rec.State != StateLive && rec.State != StatePaused {
 		return nil, qun.Errorf(qun.CodeConflict, "the live is %s", rec.State)
 	}
+	if addr, err := s.placedElsewhere(ctx, tenant, id); err != nil {
+		return nil, err
+	} else if addr != "" {
+		return nil, &elsewhere{addr}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

@@ -86,9 +86,10 @@
 // the node starting the live Claims its room, other nodes Lookup the owner
 // and send the client (or relay its signalling) there. Each node holds a
 // lease renewed every TTL/3 (default TTL 15 s); a crashed node's rooms are
-// free once its lease runs out, a closed node's at once. package live does
-// not use it yet: it documents that a live's clients must reach the node
-// running it.
+// free once its lease runs out, a closed node's at once.
+// Registry.LivePlacement is the live.Placement that live.Config takes: a
+// live's media runs on the node that claimed it, and live.join on other
+// nodes answers that node's Addr.
 //
 // # Concurrency
 //

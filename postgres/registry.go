@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/qunkit/qun"
+	"github.com/qunkit/qun/live"
 	"go.uber.org/zap"
 )
 
@@ -173,4 +174,20 @@ func (r *Registry) Close() error {
 		}
 	})
 	return err
+}
+
+// LivePlacement is r as a live.Placement: pass it as live.Config.Placement
+// so that each live's media runs on one node and clients are sent there
+// (RegistryConfig.Addr is the address they are sent to).
+func (r *Registry) LivePlacement() live.Placement { return livePlacement{r} }
+
+type livePlacement struct{ r *Registry }
+
+func (p livePlacement) Claim(ctx context.Context, ref qun.RoomRef) (string, bool, error) {
+	pl, here, err := p.r.Claim(ctx, ref)
+	return pl.Addr, here, err
+}
+
+func (p livePlacement) Release(ctx context.Context, ref qun.RoomRef) error {
+	return p.r.Release(ctx, ref)
 }

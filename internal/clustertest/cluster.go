@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -63,7 +62,9 @@ type Node struct {
 	URL    string // ws:// URL of the Hub
 	Log    *postgres.LogStore
 	Pool   *pgxpool.Pool // the node's own pool, for its feature stores
-	Broker qun.Broker    // a *natsbroker.Broker unless Options.MemoryBroker
+	// PoolURL is Pool's connection URL, for further pools on the schema.
+	PoolURL string
+	Broker  qun.Broker // a *natsbroker.Broker unless Options.MemoryBroker
 
 	mu   sync.Mutex
 	dead bool
@@ -100,7 +101,7 @@ func (c *Cluster) start(t testing.TB, i int, o Options) *Node {
 	if o.PoolConns > 0 {
 		url += "&pool_max_conns=" + strconv.Itoa(o.PoolConns)
 	}
-	n := &Node{Index: i, Pool: pgtest.Pool(t, url), Mux: http.NewServeMux()}
+	n := &Node{Index: i, Pool: pgtest.Pool(t, url), PoolURL: url, Mux: http.NewServeMux()}
 	var err error
 	if n.Log, err = postgres.NewLogStore(ctx, n.Pool, postgres.LogStoreConfig{}); err != nil {
 		t.Fatal(err)
@@ -116,11 +117,14 @@ func (c *Cluster) start(t testing.TB, i int, o Options) *Node {
 		t.Fatal(err)
 	}
 	n.Mux.Handle("/ws", n.Hub)
+	// The server listens before Setup, so that Setup knows the node's URL
+	// (a registry hands it out); it serves once Setup is done.
+	n.Server = httptest.NewUnstartedServer(n.Mux)
+	n.URL = "ws://" + n.Server.Listener.Addr().String() + "/ws"
 	if o.Setup != nil {
 		o.Setup(n)
 	}
-	n.Server = httptest.NewServer(n.Mux)
-	n.URL = "ws" + strings.TrimPrefix(n.Server.URL, "http") + "/ws"
+	n.Server.Start()
 	t.Cleanup(func() { n.stop(t) })
 	return n
 }
