@@ -214,12 +214,7 @@ func BenchmarkChatSend(b *testing.B) {
 					}
 					cfg := chat.Config{Hub: nd.Hub, Store: store, SendRate: 1e6, SendBurst: 1e6}
 					if lock == "roomlocker" {
-						l, err := postgres.NewRoomLocker(ctx, nd.Pool, postgres.RoomLockerConfig{})
-						if err != nil {
-							b.Fatal(err)
-						}
-						b.Cleanup(l.Close)
-						cfg.Locker = l
+						cfg.Locker = nd.RoomLocker(b)
 					}
 					svc, err := chat.New(cfg)
 					if err != nil {

@@ -36,12 +36,7 @@ func chatNodes(t *testing.T, n int, memLock bool) (*clustertest.Cluster, []*chat
 				return chat.Verdict{}, nil
 			})}
 		if !memLock {
-			locker, err := postgres.NewRoomLocker(ctx, nd.Pool, postgres.RoomLockerConfig{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(locker.Close)
-			cfg.Locker = locker
+			cfg.Locker = nd.RoomLocker(t)
 		}
 		svc, err := chat.New(cfg)
 		if err != nil {

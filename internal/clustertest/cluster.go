@@ -194,3 +194,16 @@ func (c *Cluster) Connect(t testing.TB, n *Node, tenant, user string, grants ...
 	t.Cleanup(func() { cl.Close() })
 	return cl
 }
+
+// RoomLocker returns a postgres.RoomLocker on the node's database, closed
+// when t ends: the lock per room that the node's chat, whiteboard and shop
+// share with the other nodes.
+func (n *Node) RoomLocker(t testing.TB) *postgres.RoomLocker {
+	t.Helper()
+	l, err := postgres.NewRoomLocker(context.Background(), n.Pool, postgres.RoomLockerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	return l
+}

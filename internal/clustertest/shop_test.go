@@ -282,12 +282,7 @@ func explainStorm(t *testing.T, lock bool) (bad string) {
 		}))
 		cfg.Catalog = cat
 		if lock {
-			l, err := postgres.NewRoomLocker(context.Background(), nd.Pool, postgres.RoomLockerConfig{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(l.Close)
-			cfg.Locker = l
+			cfg.Locker = nd.RoomLocker(t)
 		}
 	})
 	ctx := context.Background()

@@ -37,12 +37,7 @@ func wbNodes(t *testing.T, n int, lock bool) []*whiteboard.Service {
 		}
 		cfg := whiteboard.Config{Hub: nd.Hub, Store: store}
 		if lock {
-			locker, err := postgres.NewRoomLocker(ctx, nd.Pool, postgres.RoomLockerConfig{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(locker.Close)
-			cfg.Locker = locker
+			cfg.Locker = nd.RoomLocker(t)
 		}
 		svc, err := whiteboard.New(cfg)
 		if err != nil {
