@@ -12,7 +12,7 @@ import (
 
 // Writing to connections.
 //
-// Sessions with queued frames wait in one FIFO and a small pool of writer
+// Sessions with queued frames wait in a FIFO and a small pool of writer
 // goroutines takes them in turn, writing everything each has queued as one
 // WebSocket message, then putting it back at the end of the line if more
 // arrived meanwhile. An idle connection holds no writer goroutine.
@@ -216,7 +216,7 @@ func (p *writePool) unstalled() {
 	p.mu.Unlock()
 }
 
-// Write states of a session (Session.wstate).
+// Write states of a writer (writer.state).
 const (
 	wsIdle int32 = iota
 	wsWriting
@@ -228,8 +228,8 @@ const (
 // returns false s has left the pool.
 func (s *Session) flushOnce(w *writer) (more, urgent bool) {
 	s.mu.Lock()
-	if len(s.queue) == 0 {
-		s.writing = false
+	if len(s.queue) == 0 { // a slow consumer's queue, dropped by Close
+		s.writing, s.urgentQueued = false, false
 		if s.flushed != nil {
 			close(s.flushed)
 			s.flushed = nil
