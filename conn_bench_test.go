@@ -33,6 +33,7 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 	startSubscribers(b, e.URL, conns, "bench:idle")
 	time.Sleep(time.Second) // let handshakes' garbage become garbage
 	var after mem
+	b.ReportAllocs()
 	for b.Loop() {
 		after = memNow()
 	}

@@ -110,6 +110,17 @@ measure:
 		fmt.Printf("qunload: this process used %.2f µs of CPU per delivery (%.0f%% of a core)\n",
 			float64(cpu1-cpu0)/1e3/float64(n), 100*float64(cpu1-cpu0)/float64(t1.Sub(t0)))
 	}
+	// A run that lost or reordered anything fails, whatever its speed.
+	switch {
+	case st1.Delivered == st0.Delivered:
+		return fmt.Errorf("nothing was delivered")
+	case final.Gaps > 0:
+		return fmt.Errorf("%d events arrived out of sequence", final.Gaps)
+	case final.Open < final.Subscribers:
+		return fmt.Errorf("%d subscribers were disconnected", final.Subscribers-final.Open)
+	case final.MinSeq < pubs.LastSeq():
+		return fmt.Errorf("subscribers did not catch up: seq %d of %d", final.MinSeq, pubs.LastSeq())
+	}
 	return nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/qunkit/qun"
 	"github.com/qunkit/qun/internal/qload"
 	"github.com/qunkit/qun/sqlite"
@@ -21,6 +23,7 @@ type serverConfig struct {
 	queue            int
 	pprof            bool
 	stats            time.Duration
+	ready            func(url string) // if set, called once the server listens
 }
 
 func runServer(ctx context.Context, cfg serverConfig) error {
@@ -32,7 +35,8 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	if err != nil {
 		return err
 	}
-	hcfg := qun.Config{Authenticator: tokens, OpsPerSecond: cfg.opRate, OpBurst: int(cfg.opRate), SendQueueFrames: cfg.queue}
+	reg := prometheus.NewRegistry()
+	hcfg := qun.Config{Authenticator: tokens, OpsPerSecond: cfg.opRate, OpBurst: int(cfg.opRate), SendQueueFrames: cfg.queue, Registerer: reg}
 	logName := "memory"
 	if cfg.db != "" {
 		db, err := sqlite.Open(cfg.db)
@@ -54,6 +58,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	qload.Register(hub)
 	mux := http.NewServeMux()
 	mux.Handle("/ws", hub)
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	if cfg.pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -65,9 +70,13 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		return err
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Printf("qunload: serving ws://%s/ws (log: %s, open files: %d, GOMAXPROCS %d)\n", ln.Addr(), logName, limit, runtime.GOMAXPROCS(0))
+	fmt.Printf("qunload: serving ws://%s/ws (log: %s, open files: %d, GOMAXPROCS %d); the Hub's metrics at http://%[1]s/metrics\n",
+		ln.Addr(), logName, limit, runtime.GOMAXPROCS(0))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.ready != nil {
+		cfg.ready("ws://" + ln.Addr().String() + "/ws")
+	}
 
 	var tick <-chan time.Time
 	last := cpuSample{time.Now(), qload.CPUTime()}
