@@ -48,10 +48,24 @@
 // room kinds (RegisterRooms) before serving. Hub.Shutdown closes every
 // connection with "unavailable" (clients reconnect and resume) and waits for
 // the Hub's goroutines; it does not close the LogStore or Broker, which the
-// caller created and closes after. Each connection has one reader goroutine
-// (the HTTP handler's) and a writer goroutine only while it has frames to
-// send; its send queue is bounded and a client that cannot keep up is
-// disconnected with "slow_consumer" rather than slowing the room.
+// caller created and closes after. Each connection has one reader goroutine,
+// owned by the Hub (the HTTP handler returns once the WebSocket is
+// accepted). Connections with frames to send wait in a FIFO served by a small
+// pool of writer goroutines, replies and pushes first, so an idle connection
+// holds no writer and a big room's fan-out batches instead of waking a
+// goroutine per subscriber (session_write.go). Data frames go straight to the
+// socket in one writev (conn_out.go). Each send queue is bounded and a client
+// that cannot keep up is disconnected with "slow_consumer" rather than
+// slowing the room.
+//
+// # Performance
+//
+// On the 2-core development machine (docs/benchmarks.md has the tables and
+// the commands): one room fans out to 10,000 real WebSocket subscribers at
+// 0.88–1.24 million deliveries/s; an idle authenticated connection costs
+// 13.5–15 KB of heap and stack; the SQLite log takes 28–43 thousand durable
+// appends/s across 100 rooms; resuming the last 1,000 events of a room reads
+// them in about 2 ms from SQLite.
 //
 // The protocol is documented in docs/protocol.md.
 package qun

@@ -338,9 +338,17 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.wg.Add(1)
 	h.mu.Unlock()
-	defer h.wg.Done()
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			h.wg.Done()
+		}
+	}()
 
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	// out receives the hijacked socket: small buffers, and data frames
+	// written straight to it (conn_out.go).
+	out := &outConn{}
+	conn, err := websocket.Accept(hijackSmall(w, out), r, &websocket.AcceptOptions{
 		OriginPatterns:  h.cfg.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled,
 	})
@@ -349,6 +357,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := newSession(h, conn)
+	s.out = out
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
@@ -358,11 +367,18 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.sessions[s] = struct{}{}
 	h.mu.Unlock()
 	h.metrics.connections.Inc()
-	s.serve()
-	h.metrics.connections.Dec()
-	h.mu.Lock()
-	delete(h.sessions, s)
-	h.mu.Unlock()
+	// Serve in a goroutine of the Hub's and return: net/http then drops its
+	// per-request state and the handler's grown stack, which would otherwise
+	// stay with every idle connection.
+	handedOff = true
+	go func() {
+		defer h.wg.Done()
+		s.serve()
+		h.metrics.connections.Dec()
+		h.mu.Lock()
+		delete(h.sessions, s)
+		h.mu.Unlock()
+	}()
 }
 
 // Shutdown stops accepting connections, closes every open one with

@@ -150,7 +150,7 @@ func (s *Session) Close(reason *Error) {
 	}()
 }
 
-// serve runs the read loop in the HTTP handler's goroutine until the
+// serve runs the read loop in a goroutine the Hub owns until the
 // connection ends, then cleans up.
 func (s *Session) serve() {
 	defer s.cleanup()

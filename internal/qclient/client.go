@@ -149,6 +149,18 @@ func (c *Client) Call(ctx context.Context, op string, data any, out any) error {
 		}
 		return nil
 	case <-c.done:
+		// The reply may have arrived just before the close frame.
+		select {
+		case f := <-ch:
+			if f.Err != nil {
+				return f.Err
+			}
+			if out != nil {
+				return json.Unmarshal(f.OK, out)
+			}
+			return nil
+		default:
+		}
 		return fmt.Errorf("connection ended: %w", c.err)
 	case <-ctx.Done():
 		return ctx.Err()
