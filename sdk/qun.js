@@ -1065,7 +1065,10 @@ export class BoardView {
   /** render schedules a redraw on the next animation frame. */
   render() {
     if (this.frame) return;
-    const raf = typeof requestAnimationFrame === "function" ? requestAnimationFrame : (f) => setTimeout(f, 16);
+    // A hidden page gets no animation frames: draw on a timer then, so the
+    // canvas (and the page images it loads) are current when it is shown.
+    const hidden = typeof document !== "undefined" && document.visibilityState === "hidden";
+    const raf = typeof requestAnimationFrame === "function" && !hidden ? requestAnimationFrame : (f) => setTimeout(f, 50);
     this.frame = raf(() => { this.frame = 0; this.draw(); });
   }
 
@@ -1714,12 +1717,12 @@ export class Shop extends Emitter {
   stopExplaining() { return this._call("shop.explain.stop", {}); }
   /**
    * issueCoupon issues a coupon in the room: {title, discount (fen or Money),
-   * min_spend?, product?, total, per_user, minutes (validity, default 60) or ends_at}.
+   * min_spend? (fen), product?, total, per_user, minutes (validity, default 60) or ends_at}.
    */
   issueCoupon(c) {
     const { minutes = 60, key = newKey(), ...rest } = c;
     const d = { ...rest, key, ends_at: c.ends_at || Date.now() + minutes * 60000 };
-    for (const f of ["discount", "min_spend"]) if (typeof d[f] === "number") d[f] = money(d[f]);
+    if (typeof d.discount === "number") d.discount = money(d.discount); // min_spend is in minor units of the same currency
     return this._call("shop.coupon.issue", d);
   }
 

@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"embed"
-	"errors"
 	"io/fs"
 	"net/http"
 
 	"github.com/qunkit/qun"
-	"github.com/qunkit/qun/chat"
 	"github.com/qunkit/qun/examples/internal/demo"
+	"github.com/qunkit/qun/live"
+	"github.com/qunkit/qun/shop"
 	"go.uber.org/zap"
 )
 
@@ -31,65 +31,61 @@ var users = []demo.User{
 type config struct {
 	DataDir string
 	BaseURL string // where users reach the app, for invitation links
+	Network live.Network
 	Logger  *zap.Logger
 }
 
-// app is the whole vendor server of this example: the qun packages wired to
-// one Hub, the demo login, and the pages.
+// app is the whole vendor server of this example: the shared qun stack
+// (chat, live, replay), the shop with the vendor's pretend cashier, the
+// demo login, and the pages.
 type app struct {
-	backend *demo.Backend
-	hub     *qun.Hub
-	chat    *chat.Service
+	*demo.Stack
+	shop    *shop.Service
+	cashier *cashier
+	packets *packets
+	shopID  shop.ShopID
 	handler http.Handler
 }
 
 func newApp(cfg config) (*app, error) {
-	b, err := demo.Open(cfg.DataDir, tenant, users, cfg.Logger)
+	st, err := demo.OpenStack(demo.StackConfig{DataDir: cfg.DataDir, BaseURL: cfg.BaseURL, Tenant: tenant, Users: users,
+		Network: cfg.Network, Logger: cfg.Logger, InvitePage: "/room.html"})
 	if err != nil {
 		return nil, err
 	}
-	a := &app{backend: b}
-	if err := a.wire(cfg); err != nil {
-		b.Close()
+	a := &app{Stack: st}
+	if err := a.wire(); err != nil {
+		st.Shutdown(context.Background())
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *app) wire(cfg config) error {
-	hub, err := qun.NewHub(qun.Config{Authenticator: a.backend.Tokens, Log: a.backend.Log, Logger: cfg.Logger})
+func (a *app) wire() error {
+	shareKey, err := a.Secret("share-secret")
 	if err != nil {
 		return err
 	}
-	a.hub = hub
-	store, err := chat.NewSQLiteStore(a.backend.DB)
-	if err != nil {
+	a.cashier = newCashier()
+	a.packets = &packets{byRoom: map[qun.RoomRef][]shop.RedPacketID{}}
+	if a.shop, err = shop.New(shop.Config{
+		Hub: a.Hub, DB: a.DB, Logger: a.Logger,
+		Checkout:    a.cashier.checkout, // qun never takes the money: the vendor's cashier does
+		ShareSecret: shareKey,
+		Reward:      a.packets.reward, // points/member rewards would go here; the demo lists red packets
+	}); err != nil {
 		return err
 	}
-	a.chat, err = chat.New(chat.Config{Hub: hub, Store: store, Logger: cfg.Logger, InviteBaseURL: cfg.BaseURL + "/room.html"})
-	if err != nil {
+	a.cashier.shop = a.shop
+	a.OnClose(a.shop.Close)
+	if err := a.seed(context.Background()); err != nil {
 		return err
 	}
-
 	pages, _ := fs.Sub(web, "web")
-	mux := http.NewServeMux()
-	mux.Handle("/qun/", hub) // WebSocket at /qun/ws, SDK at /qun/qun.js
-	mux.Handle("/demo/", demo.Assets())
-	mux.Handle("/api/", a.backend.LoginHandler())
-	mux.Handle("/", http.FileServer(http.FS(pages)))
-	a.handler = mux
+	a.Mux.HandleFunc("GET /api/shop", a.serveShop)
+	a.Mux.Handle("/api/pay/", a.cashier.handler(a.Tokens))
+	a.Mux.HandleFunc("GET /api/redpackets", a.packets.serve(a.Tokens))
+	a.Mux.Handle("/", http.FileServer(http.FS(pages)))
+	a.handler = a.Mux
 	return nil
-}
-
-// Shutdown closes connections first, then the services and the backend.
-func (a *app) Shutdown(ctx context.Context) error {
-	var errs []error
-	if a.hub != nil {
-		errs = append(errs, a.hub.Shutdown(ctx))
-	}
-	if a.chat != nil {
-		errs = append(errs, a.chat.Close())
-	}
-	errs = append(errs, a.backend.Close())
-	return errors.Join(errs...)
 }

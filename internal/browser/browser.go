@@ -387,6 +387,13 @@ func (p *Page) WaitFor(ctx context.Context, cond string) error {
 // Screenshot writes a PNG of the page under the test's output directory,
 // numbered in order, and returns its path.
 func (p *Page) Screenshot(ctx context.Context, step string) (string, error) {
+	// A background tab may never produce the frame a screenshot waits for:
+	// bring the page to the front first, and never wait long.
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if _, err := p.b.call(ctx, p.session, "Page.bringToFront", nil); err != nil {
+		return "", err
+	}
 	res, err := p.b.call(ctx, p.session, "Page.captureScreenshot", map[string]any{"format": "png"})
 	if err != nil {
 		return "", err

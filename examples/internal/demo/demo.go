@@ -43,6 +43,7 @@ type Backend struct {
 	Tenant qun.TenantID
 	Users  []User
 	Logger *zap.Logger
+	Dir    string // the data directory
 }
 
 // Open opens (creating) the SQLite database and token secret under dir.
@@ -70,12 +71,19 @@ func Open(dir string, tenant qun.TenantID, users []User, logger *zap.Logger) (*B
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	return &Backend{DB: db, Log: log, Tokens: tokens, Tenant: tenant, Users: users, Logger: logger}, nil
+	return &Backend{DB: db, Log: log, Tokens: tokens, Tenant: tenant, Users: users, Logger: logger, Dir: dir}, nil
 }
 
 // Close closes the log and the database.
 func (b *Backend) Close() error {
 	return errors.Join(b.Log.Close(), b.DB.Close())
+}
+
+// Secret returns the 32 random bytes kept in file name under the data
+// directory, creating them the first time (share-link keys and the like
+// must survive restarts).
+func (b *Backend) Secret(name string) ([]byte, error) {
+	return loadSecret(filepath.Join(b.Dir, name))
 }
 
 func loadSecret(path string) ([]byte, error) {

@@ -1,7 +1,7 @@
 // The fan-group page: a vendor's app assembled from the qun SDK and the
 // shared chat panel. Everything here goes through the Hub protocol.
-import { Client } from "/qun/qun.js";
-import { currentLogin, logout, esc, toast } from "/demo/login.js";
+import { Client, Live, Shop, ReplayPlayer } from "/qun/qun.js";
+import { currentLogin, logout, esc, toast, fmtTime } from "/demo/login.js";
 import { ChatPanel } from "/demo/chat-panel.js";
 
 const login = await currentLogin();
@@ -50,6 +50,7 @@ async function openGroup(group) {
   current = { group, panel };
   panel.onEvent = (ev, live) => {
     if (live && ev.type.startsWith("chat.member")) refreshHeader();
+    if (live && (ev.type === "live.started" || ev.type === "live.ended" || (ev.type === "chat.message" && ev.d.kind === "live"))) refreshLive();
   };
   await panel.mount();
   for (const b of $("groups").children) b.classList.toggle("active", b.dataset.group === group);
@@ -65,7 +66,60 @@ async function refreshHeader() {
   const admin = v.role === "owner" || v.role === "admin";
   $("announce-form").classList.toggle("hidden", !admin);
   $("requests").classList.toggle("hidden", !admin || !v.group.approval);
+  await refreshLive();
 }
+
+// The group's live: on air now (enter it), or the host goes live; and its replays.
+async function refreshLive() {
+  const group = current.group;
+  const admin = current.view && (current.view.role === "owner" || current.view.role === "admin");
+  $("live-card").classList.remove("hidden");
+  const { lives } = await qun.call("live.list", { group, limit: 20 });
+  const onAir = lives.find((l) => l.state === "live" || l.state === "paused");
+  $("golive-form").classList.toggle("hidden", !admin || !!onAir);
+  $("live-now").innerHTML = onAir
+    ? `<div class="onair-card"><span class="onair" style="background:#fff;color:var(--brand)">● 直播中 LIVE</span>
+        <div class="grow"><b>${esc(onAir.title)}</b></div>
+        <a class="btn" style="background:#fff;color:var(--brand);border-color:#fff" id="enter-live" href="/live.html?live=${encodeURIComponent(onAir.id)}">进入直播间 Enter</a></div>`
+    : `<p class="muted">${admin ? "准备好了就开播，直播链接可以分享给群外的朋友 Go live when ready: the link can be shared outside the group" : "直播未开始，开播时群里会通知 No live right now: the group will be told when it starts"}</p>`;
+  const replays = await ReplayPlayer.list(qun, { group }).catch(() => []);
+  const box = $("replays");
+  box.innerHTML = "";
+  for (const r of replays.filter((r) => r.state === "kept" || (admin && r.state === "pending"))) {
+    const row = document.createElement("div");
+    row.className = "list-item";
+    row.dataset.replay = r.id;
+    row.dataset.state = r.state;
+    row.innerHTML = `<span class="avatar">▶</span><div class="grow"><b>${esc(r.title || "直播回放")}</b>
+      <div class="muted">${esc(new Date(r.startedAt).toLocaleString())} · ${fmtTime(r.durationMs)}${r.state === "pending" ? " · 待保存 pending" : ""}</div></div>
+      ${r.state === "kept" ? `<a class="btn small primary" href="/replay.html?id=${encodeURIComponent(r.id)}">看回放 Watch</a>` : `<button class="small primary">保存 Keep</button>`}`;
+    const keep = row.querySelector("button");
+    if (keep) keep.onclick = () => qun.call("replay.keep", { id: r.id }).then(refreshLive, (e) => toast(e.message));
+    box.append(row);
+  }
+  if (!box.children.length) box.innerHTML = `<span class="muted">还没有回放 No replays yet</span>`;
+}
+
+// Going live: start the live in the group (open to anyone with the link, up
+// to 2 co-hosts), open the shop's shelf in it with the products, record it.
+$("golive-form").onsubmit = async (e) => {
+  e.preventDefault();
+  $("golive").disabled = true;
+  try {
+    const live = await Live.start(qun, { group: current.group, title: $("golive-title").value.trim() || "直播 Live", mode: "open", stage_limit: 2 });
+    const { shop } = await (await fetch("/api/shop")).json();
+    const s = new Shop(qun, live.room);
+    await s.openShelf(shop);
+    const { products } = await qun.call("shop.products", { shop });
+    for (const p of products) await s.addProduct(p.id);
+    s.close();
+    await qun.call("replay.start", { live: live.room });
+    location.href = `/live.html?live=${encodeURIComponent(live.id)}`;
+  } catch (err) {
+    toast(err.message);
+    $("golive").disabled = false;
+  }
+};
 
 $("create-form").onsubmit = async (e) => {
   e.preventDefault();

@@ -46,8 +46,18 @@ export class ReplayView {
       if (opts.onReset) opts.onReset(ms, evs);
     });
     this.player.on("event", (ev) => { this._line(ev); if (opts.onEvent) opts.onEvent(ev); });
+    // One video fills the stage (the screen if shared, else the host's
+    // camera); the others (co-hosts) float in a corner.
     this.player.on("tracks", (list) => {
       this.stage.querySelector(".stage-empty").classList.toggle("hidden", list.length > 0);
+      const host = this.player.manifest && this.player.manifest.host;
+      const main = list.find((m) => m.track.source === "screen") || list.find((m) => m.track.publisher === host) || list[0];
+      let i = 0;
+      for (const m of list) {
+        const pip = m !== main;
+        m.el.classList.toggle("pip", pip);
+        m.el.style.right = pip ? `${10 + i++ * 30}%` : "";
+      }
     });
   }
 
