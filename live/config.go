@@ -54,6 +54,13 @@ type Config struct {
 	// KeyframeInterval is the shortest time between keyframe requests to a
 	// publisher layer. Zero means 500 ms.
 	KeyframeInterval time.Duration
+	// MediaTimeout is how long a peer connection may go without a packet
+	// from its client (media, RTCP or ICE checks) before the server gives
+	// it up, even though the client's WebSocket is still up: a publishing
+	// connection's tracks end for every viewer and recorder, and the
+	// client gets a "live.failed" push so it can publish or join again.
+	// Zero means 15 s.
+	MediaTimeout time.Duration
 	// Placement, on several nodes, runs each live's media on one node and
 	// sends clients there (see Placement). Nil means every live's media
 	// runs on the node its clients reach: one node.
@@ -142,6 +149,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.KeyframeInterval <= 0 {
 		c.KeyframeInterval = 500 * time.Millisecond
+	}
+	if c.MediaTimeout <= 0 {
+		c.MediaTimeout = 15 * time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now

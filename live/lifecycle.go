@@ -185,13 +185,14 @@ func (s *Service) End(ctx context.Context, id *qun.Identity, live string) (*Reco
 	if err := s.store.Update(ctx, rec); err != nil {
 		return nil, err
 	}
+	var recorded *recording
 	if rm := s.runningRoom(rec.Tenant, rec.ID); rm != nil {
 		rm.setRecord(rec)
 		s.dropRoom(rm)
-		rm.close()
+		recorded = rm.close()
 	}
 	s.release(ctx, rec.Tenant, rec.ID)
-	s.publishLive(ctx, rec, "live.ended", id.User, rec)
+	recorded.liveEnded(s.publishEnded(ctx, rec, id.User))
 	s.publishGroups(ctx, rec, "live.ended", id.User, map[string]any{"live": rec.ID, "title": rec.Title})
 	return rec, nil
 }

@@ -108,9 +108,15 @@ var (
 // events of other types stay available to later calls.
 func nextEvent(t *testing.T, h *peer.HubPeer, typ string) qclient.Frame {
 	t.Helper()
+	return nextFrame(t, h, "ev", typ)
+}
+
+// nextFrame is nextEvent for frames of kind ("ev", "push").
+func nextFrame(t *testing.T, h *peer.HubPeer, kind, typ string) qclient.Frame {
+	t.Helper()
 	heldMu.Lock()
 	for i, f := range held[h] {
-		if f.T == "ev" && f.Type == typ {
+		if f.T == kind && f.Type == typ {
 			held[h] = append(held[h][:i:i], held[h][i+1:]...)
 			heldMu.Unlock()
 			return f
@@ -124,7 +130,7 @@ func nextEvent(t *testing.T, h *peer.HubPeer, typ string) qclient.Frame {
 			if !ok {
 				t.Fatalf("connection ended waiting for %s", typ)
 			}
-			if f.T == "ev" && f.Type == typ {
+			if f.T == kind && f.Type == typ {
 				return f
 			}
 			heldMu.Lock()

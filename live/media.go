@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 
 	"github.com/qunkit/qun"
 	"github.com/qunkit/qun/live/internal/sfu"
@@ -119,17 +120,24 @@ func (s *Service) Publish(ctx context.Context, sess *qun.Session, live, sdp stri
 	}
 	pub := p.pub
 	if pub == nil {
+		var self atomic.Pointer[sfu.Publisher]
 		pub, err = s.eng.NewPublisher(sfu.PublisherOptions{
 			NewID:   qun.NewID,
 			OnTrack: func(r *sfu.Receiver, clientID string) { rm.addTrack(p, r, clientID) },
 			OnCandidate: func(c sfu.Candidate) {
 				_ = sess.Push("live.candidate", map[string]any{"live": live, "pc": "pub", "candidate": c})
 			},
+			OnState: func(state string) {
+				if state == "failed" {
+					rm.pubFailed(p, self.Load())
+				}
+			},
 		})
 		if err != nil {
 			rm.mu.Unlock()
 			return "", err
 		}
+		self.Store(pub)
 		p.pub = pub
 	}
 	early := p.early

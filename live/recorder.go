@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -54,6 +55,16 @@ type Recorder interface {
 	TrackStarted(ctx context.Context, t TrackInfo) (TrackWriter, error)
 }
 
+// LiveEnder is implemented by a Recorder that wants to know when the live
+// ends, as opposed to being detached or this node shutting down (which
+// close the writers too): live calls LiveEnded once, after every writer
+// is closed, when the live is ended (End, the live.end op) on the node
+// that runs its media. at is the time of the "live.ended" event in the
+// live's room. It must not block: live calls it from End.
+type LiveEnder interface {
+	LiveEnded(at time.Time)
+}
+
 // recorderQueue bounds the packets waiting for one TrackWriter. A writer
 // that falls this far behind loses packets (counted and logged) rather
 // than slowing the forwarding of the live.
@@ -80,6 +91,8 @@ const recorderQueue = 1024
 //     publisher left, was removed from the stage, or unpublished), when the
 //     live ends, or on detach. detach closes every writer, waits for their
 //     goroutines and is idempotent; after it returns no writer is called.
+//   - When the live ends (End), a Recorder that implements LiveEnder is
+//     told so, after its writers are closed and detach has run.
 func (s *Service) AttachRecorder(ctx context.Context, tenant qun.TenantID, live qun.RoomID, r Recorder) (detach func(), err error) {
 	id, ok := liveID(live)
 	if !ok {
@@ -162,6 +175,28 @@ func (rc *recording) trackEnded(t *track) {
 		t.recv.SetSink(nil)
 		tr.stop()
 	}
+}
+
+// liveEnded tells the recorder (if any, and if it wants to know) that the
+// live ended at at. Its writers are closed already.
+func (rc *recording) liveEnded(at time.Time) {
+	if rc == nil {
+		return
+	}
+	if le, ok := rc.r.(LiveEnder); ok {
+		le.LiveEnded(at)
+	}
+}
+
+// publishEnded publishes "live.ended" in the live's room and returns its
+// time (the live's end time if publishing failed).
+func (s *Service) publishEnded(ctx context.Context, rec *Record, actor qun.UserID) time.Time {
+	ev, err := s.hub.Publish(ctx, qun.RoomRef{Tenant: rec.Tenant, Room: rec.Room()}, qun.Draft{Type: "live.ended", Actor: actor, Data: rec})
+	if err != nil {
+		s.log.Warn("publish", zap.String("type", "live.ended"), zap.Error(err))
+		return rec.EndedAt
+	}
+	return time.UnixMilli(ev.TS)
 }
 
 func (rc *recording) detach() {

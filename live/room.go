@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -202,8 +203,14 @@ func (rm *room) join(sess *qun.Session) (*Info, error) {
 		return nil, qun.Errorf(qun.CodeConflict, "the live is over")
 	}
 	user := sess.Identity().User
-	if rm.parts[sess] != nil {
+	if q := rm.parts[sess]; q != nil {
+		// Joining again after the viewer connection failed sets up a new one.
+		tracks := rm.trackList()
+		resub := q.sub == nil && slices.ContainsFunc(tracks, func(t *track) bool { return t.sess != sess })
 		rm.mu.Unlock()
+		if resub {
+			rm.subscribeAll(q, tracks)
+		}
 		return rm.info(), nil
 	}
 	before := rm.viewerCount()
@@ -270,6 +277,7 @@ func (rm *room) subscriber(p *participant) (*sfu.Subscriber, error) {
 	}
 	sess := p.sess
 	live := rm.id
+	var self atomic.Pointer[sfu.Subscriber]
 	sub, err := rm.svc.eng.NewSubscriber(sfu.SubscriberOptions{
 		OnOffer: func(sdp string) {
 			_ = sess.Push("live.offer", map[string]any{"live": live, "sdp": sdp})
@@ -277,11 +285,17 @@ func (rm *room) subscriber(p *participant) (*sfu.Subscriber, error) {
 		OnCandidate: func(c sfu.Candidate) {
 			_ = sess.Push("live.candidate", map[string]any{"live": live, "pc": "sub", "candidate": c})
 		},
+		OnState: func(state string) {
+			if state == "failed" {
+				rm.subFailed(p, self.Load())
+			}
+		},
 	})
 	if err != nil {
 		rm.mu.Unlock()
 		return nil, err
 	}
+	self.Store(sub)
 	p.sub = sub
 	rm.mu.Unlock()
 	return sub, nil
@@ -444,12 +458,12 @@ func (rm *room) setPaused(paused bool) {
 }
 
 // close ends the room's media: every peer connection, the recorder, the
-// ticker. Idempotent.
-func (rm *room) close() {
+// ticker. It returns the recording it detached, if any. Idempotent.
+func (rm *room) close() *recording {
 	rm.mu.Lock()
 	if rm.closed {
 		rm.mu.Unlock()
-		return
+		return nil
 	}
 	rm.closed = true
 	parts := rm.parts
@@ -465,4 +479,5 @@ func (rm *room) close() {
 	for _, p := range parts {
 		p.close()
 	}
+	return rec
 }

@@ -51,6 +51,7 @@ func New(cfg Config) (*Service, error) {
 		IncludeLoopback:  cfg.Network.IncludeLoopback,
 		MaxTracks:        cfg.MaxTracks,
 		KeyframeInterval: cfg.KeyframeInterval,
+		ICETimeout:       cfg.MediaTimeout,
 	})
 	if err != nil {
 		return nil, err

@@ -14,7 +14,11 @@ type (
 	TrackInfo   = live.TrackInfo
 	TrackWriter = live.TrackWriter
 	Recorder    = live.Recorder
+	// LiveEnder is how live tells a recorder at once that the live ended.
+	LiveEnder = live.LiveEnder
 )
+
+var _ LiveEnder = (*recording)(nil)
 
 // Lives attaches recorders to lives; *live.Service implements it.
 type Lives interface {

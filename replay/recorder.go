@@ -52,6 +52,7 @@ type recording struct {
 	lost    bool // another process took the recording over
 	detach  func()
 	endAt   time.Time // when the live ended, if it did before stop
+	ended   bool      // the live's end was seen (told by live, or in its log)
 	beating bool      // the heartbeat goroutine runs
 
 	beatStop chan struct{}
@@ -197,10 +198,16 @@ func (rec *recording) persist(heartbeat bool) {
 	}
 }
 
+// LiveEnded implements live.LiveEnder: live tells the recording at once
+// that its live ended.
+func (rec *recording) LiveEnded(at time.Time) { rec.svc.liveEnded(rec, at) }
+
 // heartbeat shows the recording is alive and saves track progress, so
 // that a recovery after a crash knows every file and where it goes. It
 // also watches the live room's log for the live's end, which stops the
-// recording (ended is called once, on this goroutine).
+// recording: live tells its recorder itself (LiveEnded), so this is the
+// fallback for an end it did not see (a live ended by a node that does
+// not run its media, a Lives that does not tell).
 func (rec *recording) heartbeat(every time.Duration, ended func(at time.Time)) {
 	defer close(rec.beatDone)
 	t := time.NewTicker(every)
@@ -213,24 +220,44 @@ func (rec *recording) heartbeat(every time.Duration, ended func(at time.Time)) {
 			return
 		case <-t.C:
 			rec.persist(true)
-			if ended == nil {
+			rec.mu.Lock()
+			seen := rec.ended
+			rec.mu.Unlock()
+			if seen {
 				continue
 			}
 			ctx, cancel := context.WithTimeout(rec.ctx, every)
-			evs, err := rec.svc.hub.Log().Read(ctx, ref, after, 100)
+			at, ok := rec.findEnd(ctx, ref, &after)
 			cancel()
-			if err != nil {
-				rec.log.Debug("watching the live's log", zap.Error(err))
-				continue
+			if ok {
+				ended(at)
 			}
-			for _, ev := range evs {
-				after = ev.Seq
-				if ev.Type == rec.svc.cfg.EndEvent {
-					ended(time.UnixMilli(ev.TS))
-					ended = nil
-					break
-				}
+		}
+	}
+}
+
+// endPage is how many of the live room's events the heartbeat reads at a
+// time while looking for the end.
+const endPage = 500
+
+// findEnd reads the live room's log after *after, up to its head (a busy
+// room may log more events per heartbeat than one page), and reports the
+// end event's time if it is there.
+func (rec *recording) findEnd(ctx context.Context, ref qun.RoomRef, after *uint64) (time.Time, bool) {
+	for {
+		evs, err := rec.svc.hub.Log().Read(ctx, ref, *after, endPage)
+		if err != nil {
+			rec.log.Debug("watching the live's log", zap.Error(err))
+			return time.Time{}, false
+		}
+		for _, ev := range evs {
+			*after = ev.Seq
+			if ev.Type == rec.svc.cfg.EndEvent {
+				return time.UnixMilli(ev.TS), true
 			}
+		}
+		if len(evs) < endPage {
+			return time.Time{}, false
 		}
 	}
 }

@@ -206,8 +206,12 @@ func (s *Service) Start(ctx context.Context, o StartOptions) (*Replay, error) {
 		return nil, err
 	}
 	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return rec.snapshotLocked(), nil
+	r, ended := rec.snapshotLocked(), rec.ended
+	rec.mu.Unlock()
+	if ended { // the live ended while the recording started
+		s.finishEnded(rec)
+	}
+	return r, nil
 }
 
 func (s *Service) start(ctx context.Context, o StartOptions) (*recording, error) {
@@ -266,18 +270,36 @@ func (s *Service) start(ctx context.Context, o StartOptions) (*recording, error)
 	return rec, nil
 }
 
-// liveEnded stops rec because its live ended at at. It runs on rec's
-// heartbeat goroutine, which rec.stop waits for: the stop runs on a
-// goroutine of the Service's.
+// liveEnded stops rec because its live ended at at: live tells it
+// (LiveEnded, on live's End) or rec's heartbeat finds the end in the
+// live's log, whichever comes first. It may run on rec's heartbeat
+// goroutine, which rec.stop waits for, so the stop runs on a goroutine of
+// the Service's.
 func (s *Service) liveEnded(rec *recording, at time.Time) {
 	rec.mu.Lock()
-	rec.endAt = at
+	if rec.ended {
+		rec.mu.Unlock()
+		return
+	}
+	rec.ended, rec.endAt = true, at
 	rec.mu.Unlock()
+	s.finishEnded(rec)
+}
+
+// finishEnded stops and finishes rec, whose live ended, in the background.
+// Until Start has registered rec, claim fails and Start calls this again.
+func (s *Service) finishEnded(rec *recording) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return // Close finishes it
+	}
 	s.wg.Add(1)
+	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
 		if !s.claim(rec) {
-			return // being stopped already
+			return // being stopped already, or not registered yet
 		}
 		if _, err := s.finish(context.Background(), rec.stop(false)); err != nil {
 			s.log.Error("finishing a recording after its live ended", zap.String("replay", rec.r.ID), zap.Error(err))
