@@ -40,6 +40,16 @@
 // co-host's publishing connection is closed, so their tracks stop for
 // every viewer and recorder within one packet.
 //
+// A peer connection whose client goes silent (no media, RTCP or ICE
+// check for Config.MediaTimeout, 15 s: ICE "failed") or whose DTLS fails
+// is given up even though the client's WebSocket is still up (UDP
+// blocked, a network change TCP survived): a publisher's tracks end for
+// every viewer and recorder ("live.untrack"), a viewer's copies stop
+// costing SRTP work, and the client gets a "live.failed" push {live, pc}
+// so it publishes (live.offer) or joins (live.join) again on a new
+// RTCPeerConnection. A client that leaves (live.leave, or its WebSocket
+// closes) loses both connections at once, as before.
+//
 // Deployment: Network.UDPPort serves all media on one UDP port (ICE UDP
 // mux); NAT1To1IPs advertises a public address; ICEServers (TURN) are used
 // by the server and handed to clients; PortMin/PortMax bound ephemeral
@@ -63,6 +73,13 @@
 // AttachRecorder hands every published track's packets (as sent by the
 // publisher; the highest simulcast layer) and sender reports to a Recorder,
 // which package replay implements. See its doc comment for the contract.
+// Each TrackInfo carries RequestKeyframe: a recorder that lost packets
+// (its queue overflowed, say) asks the publisher for a keyframe through
+// the same per-layer throttle as the viewers' requests, since browsers
+// send keyframes only when asked; a recording waiting for its first
+// keyframe asks again every KeyframeInterval by itself. A Recorder that
+// also implements LiveEnder is told when the live ends (End), after its
+// writers are closed, so it need not watch the room's log.
 //
 // # Concurrency
 //
@@ -76,6 +93,15 @@
 // pion is kept inside this package: its types appear in no exported API
 // except the Recorder hook (rtp.Packet, rtcp.Packet), and pion's logs go to
 // Config.Logger.
+//
+// # Limits
+//
+// A live's media runs on one node (Config.Placement routes its clients
+// there). A simulcast track is recorded from the layer present at its
+// first keyframe, the highest then, and stays on it: when the browser
+// stops sending that layer (low uplink bandwidth, CPU), the recording
+// pauses until it comes back. Mutes and pauses reach a recorder as a gap,
+// in sequence numbers and in time.
 //
 // # Performance
 //

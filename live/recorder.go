@@ -85,7 +85,8 @@ const recorderQueue = 1024
 //     sequential; WriteRTP starts at a keyframe for video; for simulcast the
 //     highest layer present at the first keyframe is recorded, with its own
 //     SSRC. Packets stop while a track is muted or the live is paused (the
-//     recorder sees a gap in time, not in sequence numbers).
+//     recorder sees a gap in sequence numbers and in time, as after a
+//     loss; a keyframe is requested when they resume).
 //   - WriteRTCP gets the publisher's sender reports of the recorded SSRC.
 //   - Close is called exactly once per writer: when its track ends (the
 //     publisher left, was removed from the stage, or unpublished), when the

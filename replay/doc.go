@@ -20,7 +20,11 @@
 // reordering, duplicates dropped); a depacketiser reassembles frames
 // (payload descriptors stripped, H.264 rewritten length-prefixed); after a
 // loss, video frames are dropped until the next keyframe so nothing
-// decodes corrupt; VP9 keeps its base spatial layer only. Media time
+// decodes corrupt, and the recorder asks the publisher for that keyframe
+// (TrackInfo.RequestKeyframe, through live's per-layer throttle; again
+// every 500 ms while it waits), since browsers send one only when asked:
+// the recording resumes within the 300 ms reorder wait plus a round trip
+// instead of freezing. VP9 keeps its base spatial layer only. Media time
 // starts at the track's first written frame and follows the RTP clock,
 // unwrapped across 32-bit wraparound (so a recording can last days). When
 // sender reports arrive it is steered, by at most 0.5 % of elapsed time,
@@ -33,7 +37,10 @@
 // track without reports is placed by arrival time.
 //
 // The recording stops with Service.Stop, the replay.stop op, or by itself
-// when "live.ended" appears in the live's room. Files are then finalised
+// when the live ends: live tells the recorder at once (live.LiveEnder).
+// As a fallback, for a Lives that does not tell (a vendor's, or an end
+// made known by other means, Config.EndEvent), each heartbeat also reads
+// the live's room log to its head looking for "live.ended". Files are then finalised
 // (WebM: Cues, SeekHead, Duration and segment size written in place; MP4:
 // mehd duration and an mfra index), and the timeline is written: the
 // events of the live room, the group room and any StartOptions.Rooms,
@@ -117,9 +124,8 @@
 //
 // # Limits
 //
-// The recorder cannot ask a publisher for a keyframe itself: live starts
-// each video track at a keyframe and requests keyframes for its viewers;
-// after a loss the recording resumes at the publisher's next keyframe.
-// VP9 SVC keeps only the base spatial layer. Audio and video of a
-// publisher are separate files; players align them by their offsets.
+// VP9 SVC keeps only the base spatial layer. A simulcast track is recorded
+// from one layer, chosen by live when the recording starts (see live's
+// Limits). Audio and video of a publisher are separate files; players
+// align them by their offsets.
 package replay

@@ -52,8 +52,9 @@ type Config struct {
 	// logged). Zero means 200,000.
 	MaxEvents int
 	// EndEvent is the event type in the live's room that says the live
-	// ended: its recording then stops by itself (checked every Heartbeat).
-	// Zero means "live.ended".
+	// ended: its recording then stops by itself. live tells its recorder
+	// at once (live.LiveEnder); the room's log is checked for this event
+	// every Heartbeat as a fallback. Zero means "live.ended".
 	EndEvent string
 	// Follow names the rooms an event points to whose events belong on the
 	// timeline too, read from their beginning. Nil means whiteboards: the
