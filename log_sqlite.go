@@ -5,9 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
+	"github.com/qunkit/qun/internal/groupcommit"
 	"github.com/qunkit/qun/internal/sqlmigrate"
 )
 
@@ -20,9 +20,10 @@ type SQLiteLogStoreConfig struct {
 
 // NewSQLiteLogStore returns the durable LogStore on db (opened with
 // sqlite.Open). Appends from all rooms are queued to one writer goroutine
-// that commits them in batches: an Append returns after the transaction
-// holding its events has committed (WAL, synchronous=FULL), so one fsync is
-// shared by every append waiting at that moment.
+// (internal/groupcommit) that commits them in batches: an Append returns
+// after the transaction holding its events has committed (WAL,
+// synchronous=FULL), so one fsync is shared by every append waiting at that
+// moment.
 //
 // The store must be the only writer of its tables: it keeps each room's last
 // sequence number in memory.
@@ -42,103 +43,46 @@ func NewSQLiteLogStore(db *sql.DB, cfg SQLiteLogStoreConfig) (LogStore, error) {
 	) WITHOUT ROWID`}); err != nil {
 		return nil, err
 	}
-	s := &sqliteLog{
-		db:    db,
-		max:   cfg.MaxBatch,
-		reqs:  make(chan *appendReq, cfg.MaxBatch),
-		last:  map[RoomRef]uint64{},
-		done:  make(chan struct{}),
-		close: make(chan struct{}),
-	}
-	go s.writer()
+	s := &sqliteLog{db: db, last: map[RoomRef]uint64{}}
+	s.q = groupcommit.New(groupcommit.Config[logAppend]{
+		MaxBatch:     cfg.MaxBatch,
+		ErrClosed:    ErrClosed,
+		CloseTimeout: 30 * time.Second,
+		Commit: func(batch []logAppend, errs []error) {
+			if err := s.commit(batch); err != nil {
+				for i := range errs {
+					errs[i] = err
+				}
+			}
+		},
+	})
 	return s, nil
 }
 
 type sqliteLog struct {
-	db   *sql.DB
-	max  int
-	reqs chan *appendReq
+	db *sql.DB
+	q  *groupcommit.Queue[logAppend] // one writer
 
 	last map[RoomRef]uint64 // owned by the writer goroutine
-
-	mu     sync.RWMutex // Append holds it shared while queueing; Close exclusively
-	closed bool
-	close  chan struct{}
-	done   chan struct{}
 }
 
-type appendReq struct {
-	ref  RoomRef
-	evs  []*Event
-	done chan error
+// logAppend is one Append call waiting for its batch.
+type logAppend struct {
+	ref RoomRef
+	evs []*Event
 }
 
-var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan error, 1)} }}
-
+// Append returns once the batch holding evs has committed. Once queued, it
+// waits for that even if ctx ends, so that the caller never mistakes a
+// committed event for a failed one.
 func (s *sqliteLog) Append(ctx context.Context, ref RoomRef, evs ...*Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	r := reqPool.Get().(*appendReq)
-	r.ref, r.evs = ref, evs
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return ErrClosed
-	}
-	select {
-	case s.reqs <- r:
-		s.mu.RUnlock()
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return ctx.Err()
-	}
-	// Once queued the append will be decided; wait for it even if ctx ends,
-	// so the caller never mistakes a committed event for a failed one.
-	err := <-r.done
-	r.ref, r.evs = RoomRef{}, nil
-	reqPool.Put(r)
-	return err
+	return s.q.Do(ctx, logAppend{ref: ref, evs: evs})
 }
 
-func (s *sqliteLog) writer() {
-	defer close(s.done)
-	batch := make([]*appendReq, 0, s.max)
-	for {
-		select {
-		case r := <-s.reqs:
-			batch = append(batch[:0], r)
-		case <-s.close:
-			// Nothing can be queued any more: commit what already was.
-			for len(s.reqs) > 0 {
-				batch = batch[:0]
-				for len(batch) < s.max && len(s.reqs) > 0 {
-					batch = append(batch, <-s.reqs)
-				}
-				err := s.commit(batch)
-				for _, r := range batch {
-					r.done <- err
-				}
-			}
-			return
-		}
-	fill:
-		for len(batch) < s.max {
-			select {
-			case r := <-s.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		err := s.commit(batch)
-		for _, r := range batch {
-			r.done <- err
-		}
-	}
-}
-
-func (s *sqliteLog) commit(batch []*appendReq) (err error) {
+func (s *sqliteLog) commit(batch []logAppend) (err error) {
 	touched := make(map[RoomRef]uint64, len(batch)) // rooms' last seq before this batch
 	defer func() {
 		if err != nil { // roll the in-memory counters back with the transaction
@@ -270,28 +214,13 @@ func (s *sqliteLog) Redact(ctx context.Context, ref RoomRef, seq uint64, data []
 	return nil
 }
 
-func (s *sqliteLog) isClosed() bool {
-	select {
-	case <-s.close:
-		return true
-	default:
-		return false
-	}
-}
+func (s *sqliteLog) isClosed() bool { return s.q.Closed() }
 
 // Close stops the writer after it has answered every queued append. It does
 // not close the *sql.DB, which belongs to the caller.
 func (s *sqliteLog) Close() error {
-	s.mu.Lock()
-	if !s.closed {
-		s.closed = true
-		close(s.close)
-	}
-	s.mu.Unlock()
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		return errors.New("qun: log writer did not stop")
+	if err := s.q.Close(); err != nil {
+		return fmt.Errorf("qun: log writer did not stop: %w", err)
 	}
 	return nil
 }
