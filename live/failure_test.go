@@ -12,6 +12,7 @@ import (
 	"github.com/pion/webrtc/v3"
 	"github.com/qunkit/qun"
 	peer "github.com/qunkit/qun/internal/livepeer"
+	"github.com/qunkit/qun/internal/qclient"
 	"github.com/qunkit/qun/internal/qtest"
 	"github.com/qunkit/qun/live"
 )
@@ -70,26 +71,33 @@ func failedPC(t *testing.T, h *peer.HubPeer) string {
 
 const testMediaTimeout = 2 * time.Second
 
+// hostOnAir starts a live in g:1 whose host publishes o through api.
+func hostOnAir(t *testing.T, e *env, api *webrtc.API, o peer.PublisherOptions) (live.Info, *qclient.Client, *peer.HubPeer, *peer.Publisher) {
+	t.Helper()
+	e.groups.set("g:1", "host", qun.RoleMember)
+	hostC := e.Connect(t, "t1", "host")
+	info := startLive(t, hostC, "g:1")
+	host := peer.NewHubPeer(hostC, api, info.ID)
+	t.Cleanup(host.Close)
+	if _, err := host.Join(nil); err != nil {
+		t.Fatal(err)
+	}
+	p, err := host.Publish(o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info, hostC, host, p
+}
+
 // A publisher whose network goes away while its WebSocket stays up (no
 // live.leave, no DTLS close): the server gives its connection up after
 // MediaTimeout, its tracks end for viewers and the recorder, and the
 // client, told so, publishes again on a new connection.
 func TestPublisherCutOffIsGivenUp(t *testing.T) {
 	e := newEnv(t, live.Config{MediaTimeout: testMediaTimeout})
-	e.groups.set("g:1", "host", qun.RoleMember)
 	e.groups.set("g:1", "v", qun.RoleMember)
-	hostC := e.Connect(t, "t1", "host")
-	info := startLive(t, hostC, "g:1")
 	api, cut := cuttableAPI(t)
-	host := peer.NewHubPeer(hostC, api, info.ID)
-	t.Cleanup(host.Close)
-	if _, err := host.Join(nil); err != nil {
-		t.Fatal(err)
-	}
-	p1, err := host.Publish(peer.PublisherOptions{Audio: true, Video: true, VideoBitrate: 300_000}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	info, hostC, host, p1 := hostOnAir(t, e, api, peer.PublisherOptions{Audio: true, Video: true, VideoBitrate: 300_000})
 	vp := e.peer(t, "v", info.ID)
 	v, err := vp.Join(nil)
 	if err != nil {
@@ -143,18 +151,8 @@ func TestPublisherCutOffIsGivenUp(t *testing.T) {
 // it; joining again on the same WebSocket brings a new connection.
 func TestViewerCutOffIsGivenUp(t *testing.T) {
 	e := newEnv(t, live.Config{MediaTimeout: testMediaTimeout})
-	e.groups.set("g:1", "host", qun.RoleMember)
 	e.groups.set("g:1", "v", qun.RoleMember)
-	hostC := e.Connect(t, "t1", "host")
-	info := startLive(t, hostC, "g:1")
-	host := peer.NewHubPeer(hostC, e.api, info.ID)
-	t.Cleanup(host.Close)
-	if _, err := host.Join(nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := host.Publish(peer.PublisherOptions{Audio: true, Video: true, VideoBitrate: 300_000}, nil); err != nil {
-		t.Fatal(err)
-	}
+	info, _, _, _ := hostOnAir(t, e, e.api, peer.PublisherOptions{Audio: true, Video: true, VideoBitrate: 300_000})
 	api, cut := cuttableAPI(t)
 	vp := peer.NewHubPeer(e.Connect(t, "t1", "v"), api, info.ID)
 	t.Cleanup(vp.Close)
@@ -209,17 +207,7 @@ func (r *endRecorder) LiveEnded(at time.Time) {
 // writers), and only then: not when it is detached.
 func TestRecorderToldWhenLiveEnds(t *testing.T) {
 	e := newEnv(t, live.Config{})
-	e.groups.set("g:1", "host", qun.RoleMember)
-	hostC := e.Connect(t, "t1", "host")
-	info := startLive(t, hostC, "g:1")
-	host := peer.NewHubPeer(hostC, e.api, info.ID)
-	t.Cleanup(host.Close)
-	if _, err := host.Join(nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := host.Publish(peer.PublisherOptions{Audio: true}, nil); err != nil {
-		t.Fatal(err)
-	}
+	info, hostC, host, _ := hostOnAir(t, e, e.api, peer.PublisherOptions{Audio: true})
 	nextEvent(t, host, "live.track")
 
 	detached := &endRecorder{memRecorder: memRecorder{tracks: map[string]*memWriter{}}}
