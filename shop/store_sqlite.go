@@ -3,12 +3,12 @@ package shop
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/qunkit/qun"
+	"github.com/qunkit/qun/internal/groupcommit"
 	"github.com/qunkit/qun/internal/sqlmigrate"
 )
 
@@ -22,7 +22,7 @@ type SQLiteStoreConfig struct {
 //
 // SQLite allows one writer at a time, and one fsync per small transaction
 // caps a disk at a few hundred commits per second. So every Update is queued
-// to one writer goroutine, which holds a dedicated connection with its
+// (internal/groupcommit) to one writer goroutine, which holds a dedicated connection with its
 // statements prepared once, and runs all queued fns in one transaction
 // (BEGIN IMMEDIATE … COMMIT), each inside its own SAVEPOINT so that one fn's
 // failure rolls back only its own writes. Every caller of the batch returns
@@ -32,9 +32,8 @@ type SQLiteStoreConfig struct {
 //
 // The store must be the only writer of its tables.
 type SQLiteStore struct {
-	db   *sql.DB
-	max  int
-	reqs chan *updateReq
+	db *sql.DB
+	q  *groupcommit.Queue[func(Tx) error] // one writer
 
 	wconn *sql.Conn
 	wq    *connQ // owned by the writer goroutine
@@ -42,16 +41,8 @@ type SQLiteStore struct {
 	rmu   sync.Mutex
 	rstmt map[string]*sql.Stmt // db-level prepared statements for View
 
-	mu     sync.RWMutex // Update holds it shared while queueing; Close exclusively
-	closed bool
-	close  chan struct{}
-	done   chan struct{}
-}
-
-type updateReq struct {
-	fn   func(Tx) error
-	err  error
-	done chan error
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var sqliteMigrations = []string{`
@@ -119,36 +110,23 @@ func NewSQLiteStore(db *sql.DB, cfg SQLiteStoreConfig) (*SQLiteStore, error) {
 	}
 	s := &SQLiteStore{
 		db:    db,
-		max:   cfg.MaxBatch,
-		reqs:  make(chan *updateReq, cfg.MaxBatch),
 		wconn: conn,
 		wq:    &connQ{prep: func(q string) (*sql.Stmt, error) { return conn.PrepareContext(ctx, q) }, stmts: map[string]*sql.Stmt{}},
 		rstmt: map[string]*sql.Stmt{},
-		close: make(chan struct{}),
-		done:  make(chan struct{}),
 	}
-	go s.writer()
+	s.q = groupcommit.New(groupcommit.Config[func(Tx) error]{
+		MaxBatch:     cfg.MaxBatch,
+		ErrClosed:    qun.ErrClosed,
+		CloseTimeout: 30 * time.Second,
+		Commit:       s.run,
+	})
 	return s, nil
 }
 
-// Update implements Store.
+// Update implements Store. Once queued, it waits for the outcome even if
+// ctx ends, so that a committed change is never reported as failed.
 func (s *SQLiteStore) Update(ctx context.Context, fn func(Tx) error) error {
-	r := &updateReq{fn: fn, done: make(chan error, 1)}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return qun.ErrClosed
-	}
-	select {
-	case s.reqs <- r:
-		s.mu.RUnlock()
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return ctx.Err()
-	}
-	// Queued: the outcome will be decided; wait for it even if ctx ends so
-	// that a committed change is never reported as failed.
-	return <-r.done
+	return s.q.Do(ctx, fn)
 }
 
 // View implements Store.
@@ -159,60 +137,21 @@ func (s *SQLiteStore) View(ctx context.Context, fn func(Tx) error) error {
 	return fn(&sqlTx{q: &dbQ{s: s, ctx: ctx}, ro: true})
 }
 
-func (s *SQLiteStore) isClosed() bool {
-	select {
-	case <-s.close:
-		return true
-	default:
-		return false
-	}
-}
+func (s *SQLiteStore) isClosed() bool { return s.q.Closed() }
 
-func (s *SQLiteStore) writer() {
-	defer close(s.done)
-	batch := make([]*updateReq, 0, s.max)
-	for {
-		select {
-		case r := <-s.reqs:
-			batch = append(batch[:0], r)
-		case <-s.close:
-			// Nothing more can be queued: run what already was.
-			for len(s.reqs) > 0 {
-				batch = batch[:0]
-				for len(batch) < s.max && len(s.reqs) > 0 {
-					batch = append(batch, <-s.reqs)
-				}
-				s.run(batch)
-			}
-			return
-		}
-	fill:
-		for len(batch) < s.max {
-			select {
-			case r := <-s.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
+// run executes a batch in one transaction and answers every request: with
+// its fn's error, or else the transaction's.
+func (s *SQLiteStore) run(batch []func(Tx) error, errs []error) {
+	if err := s.commit(batch, errs); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
 			}
 		}
-		s.run(batch)
 	}
 }
 
-// run executes a batch in one transaction and answers every request.
-func (s *SQLiteStore) run(batch []*updateReq) {
-	err := s.commit(batch)
-	for _, r := range batch {
-		if r.err != nil {
-			r.done <- r.err
-		} else {
-			r.done <- err
-		}
-		r.err = nil
-	}
-}
-
-func (s *SQLiteStore) commit(batch []*updateReq) (err error) {
+func (s *SQLiteStore) commit(batch []func(Tx) error, errs []error) (err error) {
 	q := s.wq
 	if _, err := q.exec("BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("shop: begin: %w", err)
@@ -226,21 +165,21 @@ func (s *SQLiteStore) commit(batch []*updateReq) (err error) {
 	// A single request needs no savepoint: its failure rolls back the whole
 	// transaction.
 	single := len(batch) == 1
-	for _, r := range batch {
+	for i, fn := range batch {
 		if !single {
 			if _, err := q.exec("SAVEPOINT u"); err != nil {
 				return fmt.Errorf("shop: savepoint: %w", err)
 			}
 		}
-		r.err = callFn(r.fn, tx)
+		errs[i] = callFn(fn, tx)
 		if single {
-			if r.err != nil {
+			if errs[i] != nil {
 				_, _ = q.exec("ROLLBACK")
 				return nil
 			}
 			break
 		}
-		if r.err != nil {
+		if errs[i] != nil {
 			if _, err := q.exec("ROLLBACK TO u"); err != nil {
 				return fmt.Errorf("shop: rollback to savepoint: %w", err)
 			}
@@ -264,33 +203,27 @@ func callFn(fn func(Tx) error, tx Tx) (err error) {
 	return fn(tx)
 }
 
-// Close stops the writer after it has run every queued Update.
+// Close stops the writer after it has run every queued Update, then closes
+// the writer's connection and statements. Idempotent.
 func (s *SQLiteStore) Close() error {
-	s.mu.Lock()
-	already := s.closed
-	if !s.closed {
-		s.closed = true
-		close(s.close)
-	}
-	s.mu.Unlock()
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		return errors.New("shop: store writer did not stop")
-	}
-	if already {
-		return nil
-	}
-	for _, st := range s.wq.stmts {
-		st.Close()
-	}
-	s.rmu.Lock()
-	for _, st := range s.rstmt {
-		st.Close()
-	}
-	s.rstmt = nil
-	s.rmu.Unlock()
-	return s.wconn.Close()
+	s.closeOnce.Do(func() {
+		if err := s.q.Close(); err != nil {
+			// The writer may still use its connection: leave it be.
+			s.closeErr = fmt.Errorf("shop: store writer did not stop: %w", err)
+			return
+		}
+		for _, st := range s.wq.stmts {
+			st.Close()
+		}
+		s.rmu.Lock()
+		for _, st := range s.rstmt {
+			st.Close()
+		}
+		s.rstmt = nil
+		s.rmu.Unlock()
+		s.closeErr = s.wconn.Close()
+	})
+	return s.closeErr
 }
 
 // querier runs statements on the writer's connection or the pool.
