@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/qunkit/qun"
+	"github.com/qunkit/qun/internal/groupcommit"
 	"go.uber.org/zap"
 )
 
@@ -35,23 +35,16 @@ type LogStoreConfig struct {
 type LogStore struct {
 	pool *pgxpool.Pool
 	cfg  LogStoreConfig
-	reqs chan *appendReq
-
-	mu      sync.RWMutex // Append holds it shared while queueing; Close exclusively
-	closed  bool
-	closing chan struct{}
-	writers sync.WaitGroup
+	q    *groupcommit.Queue[appendReq] // cfg.Writers writers, batches of cfg.MaxBatch events
 }
 
 var _ qun.LogStore = (*LogStore)(nil)
 
+// appendReq is one Append call waiting for its batch.
 type appendReq struct {
-	ref  qun.RoomRef
-	evs  []*qun.Event
-	done chan error
+	ref qun.RoomRef
+	evs []*qun.Event
 }
-
-var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan error, 1)} }}
 
 // NewLogStore applies the log's migrations to the pool's database (in its
 // search_path) and returns a store appending through it. The pool belongs to
@@ -75,17 +68,23 @@ func NewLogStore(ctx context.Context, pool *pgxpool.Pool, cfg LogStoreConfig) (*
 	if err := migrate(ctx, pool, "log"); err != nil {
 		return nil, err
 	}
-	s := &LogStore{pool: pool, cfg: cfg, reqs: make(chan *appendReq, cfg.MaxBatch), closing: make(chan struct{})}
-	s.writers.Add(cfg.Writers)
-	for range cfg.Writers {
-		go s.writer()
-	}
+	s := &LogStore{pool: pool, cfg: cfg}
+	s.q = groupcommit.New(groupcommit.Config[appendReq]{
+		MaxBatch:     cfg.MaxBatch,
+		Weight:       func(r appendReq) int { return len(r.evs) },
+		Writers:      cfg.Writers,
+		ErrClosed:    qun.ErrClosed,
+		CloseTimeout: cfg.CommitTimeout + 5*time.Second,
+		Commit:       s.commit,
+	})
 	return s, nil
 }
 
 // Append queues evs for the next batch and returns when that batch has
 // committed (synchronous_commit as the server is configured: on by default,
-// so a nil return means the events are on disk).
+// so a nil return means the events are on disk). Once queued, it waits for
+// that even if ctx ends, so that the caller never mistakes a committed event
+// for a failed one.
 func (s *LogStore) Append(ctx context.Context, ref qun.RoomRef, evs ...*qun.Event) error {
 	if len(evs) == 0 {
 		return nil
@@ -95,26 +94,7 @@ func (s *LogStore) Append(ctx context.Context, ref qun.RoomRef, evs ...*qun.Even
 	if err := storable(ref, evs); err != nil {
 		return err
 	}
-	r := reqPool.Get().(*appendReq)
-	r.ref, r.evs = ref, evs
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return qun.ErrClosed
-	}
-	select {
-	case s.reqs <- r:
-		s.mu.RUnlock()
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return ctx.Err()
-	}
-	// Once queued the append will be decided; wait for it even if ctx ends,
-	// so the caller never mistakes a committed event for a failed one.
-	err := <-r.done
-	r.ref, r.evs = qun.RoomRef{}, nil
-	reqPool.Put(r)
-	return err
+	return s.q.Do(ctx, appendReq{ref: ref, evs: evs})
 }
 
 func storable(ref qun.RoomRef, evs []*qun.Event) error {
@@ -130,53 +110,21 @@ func storable(ref qun.RoomRef, evs []*qun.Event) error {
 	return nil
 }
 
-// writer commits queued appends in batches until Close.
-func (s *LogStore) writer() {
-	defer s.writers.Done()
-	batch := make([]*appendReq, 0, 64)
-	for {
-		var r *appendReq
-		select {
-		case r = <-s.reqs:
-		case <-s.closing:
-			// Nothing can be queued any more (Close holds mu): finish what was.
-			select {
-			case r = <-s.reqs:
-			default:
-				return
-			}
-		}
-		batch = append(batch[:0], r)
-		n := len(r.evs)
-	fill:
-		for n < s.cfg.MaxBatch {
-			select {
-			case r := <-s.reqs:
-				batch = append(batch, r)
-				n += len(r.evs)
-			default:
-				break fill
-			}
-		}
-		s.commit(batch)
-		clear(batch)
-	}
-}
-
-// commit appends batch and answers each request. If the server refused the
-// batch (so nothing of it was written) and it holds several appends, they
-// are retried one by one, so that one failing append cannot fail the others.
-func (s *LogStore) commit(batch []*appendReq) {
+// commit appends batch and reports each request's outcome. If the server
+// refused the batch (so nothing of it was written) and it holds several
+// appends, they are retried one by one, so that one failing append cannot
+// fail the others.
+func (s *LogStore) commit(batch []appendReq, errs []error) {
 	err := s.appendBatch(batch)
 	var pgErr *pgconn.PgError
 	if err != nil && len(batch) > 1 && errors.As(err, &pgErr) {
-		for _, r := range batch {
-			r.done <- s.appendBatch([]*appendReq{r})
+		for i := range batch {
+			errs[i] = s.appendBatch(batch[i : i+1])
 		}
 		return
 	}
-	for _, r := range batch {
-		r.done <- err
+	for i := range errs {
+		errs[i] = err
 	}
 }
 
@@ -206,7 +154,7 @@ type roomBatch struct {
 	last int64 // the room's last seq after the batch
 }
 
-func (s *LogStore) appendBatch(batch []*appendReq) error {
+func (s *LogStore) appendBatch(batch []appendReq) error {
 	n := 0
 	for _, r := range batch {
 		n += len(r.evs)
@@ -403,30 +351,13 @@ func (s *LogStore) Redact(ctx context.Context, ref qun.RoomRef, seq uint64, data
 	return nil
 }
 
-func (s *LogStore) isClosed() bool {
-	select {
-	case <-s.closing:
-		return true
-	default:
-		return false
-	}
-}
+func (s *LogStore) isClosed() bool { return s.q.Closed() }
 
 // Close stops the writers after they have answered every queued append. It
 // does not close the pool, which belongs to the caller. Idempotent.
 func (s *LogStore) Close() error {
-	s.mu.Lock()
-	if !s.closed {
-		s.closed = true
-		close(s.closing)
+	if err := s.q.Close(); err != nil {
+		return fmt.Errorf("postgres: log writers did not stop: %w", err)
 	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.writers.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-time.After(s.cfg.CommitTimeout + 5*time.Second):
-		return errors.New("postgres: log writers did not stop")
-	}
+	return nil
 }

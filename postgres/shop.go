@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/qunkit/qun"
+	"github.com/qunkit/qun/internal/groupcommit"
 	"github.com/qunkit/qun/shop"
 )
 
@@ -24,7 +24,7 @@ type ShopStoreConfig struct {
 // ShopStore is shop.Store on PostgreSQL. Create it with NewShopStore.
 //
 // Like the SQLite store, it queues Updates to one writer goroutine that runs
-// what is waiting in one transaction (group commit), each fn inside its own
+// what is waiting in one transaction (internal/groupcommit), each fn inside its own
 // savepoint so that one fn's failure rolls back only its writes. Every
 // batch first takes one transaction-scoped advisory lock, so shop writes of
 // all nodes take turns as they do on SQLite: read-check-write sequences
@@ -34,21 +34,10 @@ type ShopStoreConfig struct {
 type ShopStore struct {
 	pool *pgxpool.Pool
 	cfg  ShopStoreConfig
-	reqs chan *shopReq
-
-	mu      sync.RWMutex // Update holds it shared while queueing; Close exclusively
-	closed  bool
-	closing chan struct{}
-	done    chan struct{}
+	q    *groupcommit.Queue[func(shop.Tx) error] // one writer
 }
 
 var _ shop.Store = (*ShopStore)(nil)
-
-type shopReq struct {
-	fn   func(shop.Tx) error
-	err  error
-	done chan error
-}
 
 // NewShopStore applies the shop migrations (tables prefixed shop_) and
 // starts the writer; Close stops it. The pool belongs to the caller.
@@ -62,81 +51,44 @@ func NewShopStore(ctx context.Context, pool *pgxpool.Pool, cfg ShopStoreConfig) 
 	if err := migrate(ctx, pool, "shop"); err != nil {
 		return nil, err
 	}
-	s := &ShopStore{pool: pool, cfg: cfg, reqs: make(chan *shopReq, cfg.MaxBatch), closing: make(chan struct{}), done: make(chan struct{})}
-	go s.writer()
+	s := &ShopStore{pool: pool, cfg: cfg}
+	s.q = groupcommit.New(groupcommit.Config[func(shop.Tx) error]{
+		MaxBatch:     cfg.MaxBatch,
+		ErrClosed:    qun.ErrClosed,
+		CloseTimeout: cfg.CommitTimeout + 5*time.Second,
+		Commit: func(batch []func(shop.Tx) error, errs []error) {
+			if err := s.commit(batch, errs); err != nil {
+				for i := range errs {
+					if errs[i] == nil {
+						errs[i] = err
+					}
+				}
+			}
+		},
+	})
 	return s, nil
 }
 
-// Update implements shop.Store.
+// Update implements shop.Store. Once queued, it waits for the outcome even
+// if ctx ends, so that a committed change is never reported as failed.
 func (s *ShopStore) Update(ctx context.Context, fn func(shop.Tx) error) error {
-	r := &shopReq{fn: fn, done: make(chan error, 1)}
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return qun.ErrClosed
-	}
-	select {
-	case s.reqs <- r:
-		s.mu.RUnlock()
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return ctx.Err()
-	}
-	// Queued: the outcome will be decided; wait for it even if ctx ends so
-	// that a committed change is never reported as failed.
-	return <-r.done
+	return s.q.Do(ctx, fn)
 }
 
 // View implements shop.Store.
 func (s *ShopStore) View(ctx context.Context, fn func(shop.Tx) error) error {
-	select {
-	case <-s.closing:
+	if s.q.Closed() {
 		return qun.ErrClosed
-	default:
 	}
 	return fn(&shopTx{ctx: ctx, q: s.pool, ro: true})
-}
-
-func (s *ShopStore) writer() {
-	defer close(s.done)
-	batch := make([]*shopReq, 0, s.cfg.MaxBatch)
-	for {
-		var r *shopReq
-		select {
-		case r = <-s.reqs:
-		case <-s.closing:
-			select { // nothing more can be queued: run what was
-			case r = <-s.reqs:
-			default:
-				return
-			}
-		}
-		batch = append(batch[:0], r)
-	fill:
-		for len(batch) < s.cfg.MaxBatch {
-			select {
-			case r := <-s.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		err := s.commit(batch)
-		for _, r := range batch {
-			if r.err != nil {
-				r.done <- r.err
-			} else {
-				r.done <- err
-			}
-		}
-		clear(batch)
-	}
 }
 
 // shopLock is the advisory lock key every shop transaction holds.
 const shopLock = `SELECT pg_advisory_xact_lock(hashtextextended('qun.shop:' || current_schema(), 0))`
 
-func (s *ShopStore) commit(batch []*shopReq) error {
+// commit runs batch in one transaction, each fn's error in errs[i]; it
+// returns the transaction's error, which fails the fns that succeeded.
+func (s *ShopStore) commit(batch []func(shop.Tx) error, errs []error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CommitTimeout)
 	defer cancel()
 	tx, err := s.pool.Begin(ctx)
@@ -148,19 +100,19 @@ func (s *ShopStore) commit(batch []*shopReq) error {
 		return fmt.Errorf("shop: lock: %w", err)
 	}
 	st := &shopTx{ctx: ctx, q: tx}
-	for _, r := range batch {
+	for i, fn := range batch {
 		if _, err := tx.Exec(ctx, "SAVEPOINT u"); err != nil {
 			return fmt.Errorf("shop: savepoint: %w", err)
 		}
-		r.err = callShopFn(r.fn, st)
-		if r.err == nil {
+		errs[i] = callShopFn(fn, st)
+		if errs[i] == nil {
 			_, err := tx.Exec(ctx, "RELEASE SAVEPOINT u")
 			if err == nil {
 				continue
 			}
 			// fn ignored a failed statement, which aborted the transaction:
 			// its changes cannot be kept.
-			r.err = fmt.Errorf("shop: update: %w", err)
+			errs[i] = fmt.Errorf("shop: update: %w", err)
 		}
 		if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT u"); err != nil {
 			return fmt.Errorf("shop: rollback to savepoint: %w", err)
@@ -186,18 +138,10 @@ func callShopFn(fn func(shop.Tx) error, tx shop.Tx) (err error) {
 
 // Close stops the writer after it has run every queued Update. Idempotent.
 func (s *ShopStore) Close() error {
-	s.mu.Lock()
-	if !s.closed {
-		s.closed = true
-		close(s.closing)
+	if err := s.q.Close(); err != nil {
+		return fmt.Errorf("shop: store writer did not stop: %w", err)
 	}
-	s.mu.Unlock()
-	select {
-	case <-s.done:
-		return nil
-	case <-time.After(s.cfg.CommitTimeout + 5*time.Second):
-		return errors.New("shop: store writer did not stop")
-	}
+	return nil
 }
 
 // shopTx implements shop.Tx on the batch's transaction or, read-only, on
