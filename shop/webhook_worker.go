@@ -277,22 +277,29 @@ func (d *deliverer) send(ctx context.Context, dd *DueDelivery) {
 		d.wake()
 	}()
 	out := d.attempt(ctx, dd)
-	if ctx.Err() != nil {
-		// Shutting down: the delivery stays pending, and is due at once
-		// for the next deliverer.
-		d.mu.Lock()
-		claim := d.inflight[dkey{dd.Msg, dd.Endpoint}]
-		d.mu.Unlock()
-		d.unclaim([]dkey{{dd.Msg, dd.Endpoint}}, []int64{claim})
-		return
+	if ctx.Err() == nil {
+		err := d.record(ctx, dd, out)
+		if err == nil {
+			if out.status == http.StatusGone {
+				d.mu.Lock()
+				d.gone[dd.Endpoint] = struct{}{}
+				d.mu.Unlock()
+			}
+			return
+		}
+		if ctx.Err() == nil {
+			d.s.log.Warn("shop: record webhook attempt", zap.Error(err))
+			return
+		}
 	}
-	if err := d.record(ctx, dd, out); err != nil && ctx.Err() == nil {
-		d.s.log.Warn("shop: record webhook attempt", zap.Error(err))
-	} else if err == nil && out.status == http.StatusGone {
-		d.mu.Lock()
-		d.gone[dd.Endpoint] = struct{}{}
-		d.mu.Unlock()
-	}
+	// Shutting down before the outcome was recorded (during the attempt or
+	// while recording it): the delivery stays pending, and is due at once for
+	// the next deliverer rather than when this claim lapses. unclaim leaves
+	// it alone if the outcome did commit.
+	d.mu.Lock()
+	claim := d.inflight[dkey{dd.Msg, dd.Endpoint}]
+	d.mu.Unlock()
+	d.unclaim([]dkey{{dd.Msg, dd.Endpoint}}, []int64{claim})
 }
 
 func (d *deliverer) attempt(ctx context.Context, dd *DueDelivery) outcome {
