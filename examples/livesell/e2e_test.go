@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -95,6 +96,12 @@ func TestFanGroupChatInBrowser(t *testing.T) {
 	host.Wait(`!(` + hasMsg("发错了 oops") + `) && document.querySelector(".recalled")`)
 	fan.Wait(`!(` + hasMsg("发错了 oops") + `)`)
 	host.Shot("recalled")
+
+	// A dropped connection: the fan misses messages while away and gets each
+	// exactly once when the client has reconnected and resumed.
+	fan.Do(`window.qunClient.ws.close()`)
+	send(host, "断线时发的 sent while you were away")
+	fan.Wait(`window.qunClient.state === "open" && [...document.querySelectorAll(".msg .bubble")].filter(b => b.textContent === "断线时发的 sent while you were away").length === 1`)
 
 	// Reload: history comes back from the durable log, recall included.
 	if err := fan.P.Navigate(ctx, base+"/room.html"); err != nil {
@@ -191,8 +198,15 @@ func TestLiveSellingInBrowser(t *testing.T) {
 	fan.Eval(`document.getElementById("share-url").value`, &shareURL)
 	fan.Shot("share")
 	fan.Click("#share-close")
-	guestPage, err := b.NewPage(ctx, "guest", shareURL)
+	// The guest opens it on a phone.
+	guestPage, err := b.NewPage(ctx, "guest", "about:blank")
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := guestPage.SetViewport(ctx, 390, 844, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := guestPage.Navigate(ctx, shareURL); err != nil {
 		t.Fatal(err)
 	}
 	guest := &e2e.Page{T: t, Ctx: ctx, P: guestPage, Name: "guest"}
@@ -212,6 +226,14 @@ func TestLiveSellingInBrowser(t *testing.T) {
 	fan.Wait(frames(`#stage video[data-user=guest][data-source=camera]`) + ` > 10`)
 	host.Shot("co-host")
 	guest.Shot("co-hosting")
+
+	// The fan's connection drops: the client reconnects by itself, resumes
+	// the room and rebuilds the media; the video goes on.
+	var before int
+	fan.Eval(frames(`#stage video[data-user=host][data-source=camera]`), &before)
+	fan.Do(`window.qunClient.ws.close()`)
+	fan.Wait(`window.qunClient.state === "open" && window.liveRoom.live.pcs.sub && window.liveRoom.live.pcs.sub.connectionState === "connected"`)
+	fan.Wait(frames(`#stage video[data-user=host][data-source=camera]`) + fmt.Sprintf(" > %d", before+20))
 
 	// The guest buys the explained product; the order credits the fan.
 	guest.Click(`#explain-card [data-act=buy]`)

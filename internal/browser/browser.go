@@ -267,11 +267,22 @@ func (b *Browser) NewPage(ctx context.Context, name, url string) (*Page, error) 
 			return nil, err
 		}
 	}
-	if _, err := b.call(ctx, p.session, "Emulation.setDeviceMetricsOverride",
-		map[string]any{"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false}); err != nil {
+	if err := p.SetViewport(ctx, 1280, 800, false); err != nil {
 		return nil, err
 	}
 	return p, p.Navigate(ctx, url)
+}
+
+// SetViewport sizes the page's window in CSS pixels; mobile emulates a
+// phone (touch, mobile viewport rules).
+func (p *Page) SetViewport(ctx context.Context, width, height int, mobile bool) error {
+	scale := 1
+	if mobile {
+		scale = 2
+	}
+	_, err := p.b.call(ctx, p.session, "Emulation.setDeviceMetricsOverride",
+		map[string]any{"width": width, "height": height, "deviceScaleFactor": scale, "mobile": mobile})
+	return err
 }
 
 // Navigate loads url and waits for the document to be ready.
