@@ -27,6 +27,18 @@
 //   - Commit runs on a writer goroutine; with Writers > 1 it runs
 //     concurrently with itself. It must not keep batch or errs after it
 //     returns (both are reused), and must not panic.
+//
+// # Cost
+//
+// The queue itself costs about 0.7 µs and no allocation per request (two
+// channel hand-offs), measured with a Commit that does nothing, 8×GOMAXPROCS
+// callers on 2 shared cores:
+//
+//	go test -run '^$' -bench Do ./internal/groupcommit
+//	BenchmarkDo-2   1733331   718.7 ns/op   1.042 batch/commit   0 B/op   0 allocs/op
+//
+// Real commits (an fsync, a round trip) take long enough for many requests
+// to queue meanwhile; see the stores' benchmarks for the batching it buys.
 package groupcommit
 
 import (
