@@ -70,6 +70,36 @@ func TestClassInBrowser(t *testing.T) {
 	teacher.Shot("courseware-and-stroke")
 	amy.Shot("sees-stroke")
 
+	// Shapes, undo and redo, the eraser, text and the laser pointer.
+	hasItem := func(test string) string {
+		return `window.classroom.board.model.current.items.some(it => ` + test + `)`
+	}
+	teacher.Click(`[data-tool=rect]`)
+	teacher.Draw("#board", [][2]float64{{0.55, 0.55}, {0.6, 0.6}, {0.7, 0.7}})
+	amy.Wait(hasItem(`it.k === "shape" && it.shape === "rect"`))
+	teacher.Click("#undo")
+	amy.Wait(`!` + hasItem(`it.k === "shape"`))
+	teacher.Click("#redo")
+	amy.Wait(hasItem(`it.k === "shape"`))
+	teacher.Click(`[data-tool=eraser]`)
+	teacher.Draw("#board", [][2]float64{{0.6, 0.62}, {0.62, 0.62}, {0.64, 0.62}})
+	amy.Wait(`!` + hasItem(`it.k === "shape"`) + ` && ` + hasItem(`it.k === "stroke"`))
+	teacher.Click(`[data-tool=text]`)
+	teacher.Draw("#board", [][2]float64{{0.6, 0.2}})
+	teacher.Wait(e2e.Visible("#text-dialog textarea"))
+	teacher.Fill("#text-dialog textarea", "goroutine 很便宜")
+	teacher.Click("#text-dialog button.primary")
+	amy.Wait(hasItem(`it.k === "text" && it.text === "goroutine 很便宜"`))
+	teacher.Click(`[data-tool=laser]`)
+	teacher.Do(`(() => { const c = document.querySelector("#board"), r = c.getBoundingClientRect();
+		const ev = (type, x) => c.dispatchEvent(new PointerEvent(type, { bubbles: true, pointerId: 2, pointerType: "mouse", buttons: type === "pointerup" ? 0 : 1, clientX: r.left + x * r.width, clientY: r.top + 0.5 * r.height }));
+		ev("pointerdown", 0.5); ev("pointermove", 0.52); window.laserUp = () => ev("pointerup", 0.52); })()`)
+	amy.Wait(`window.classroom.board.model.lasers.has("teacher")`)
+	amy.Shot("laser-and-text")
+	teacher.Do(`window.laserUp()`)
+	amy.Wait(`!window.classroom.board.model.lasers.has("teacher")`)
+	teacher.Click(`[data-tool=pen]`)
+
 	// Screen share: the student's view switches to the teacher's screen.
 	teacher.Click("#share-screen")
 	amy.Wait(e2e.Visible("#screen-view video[data-source=screen]") + ` && ` + frames(`#screen-view video[data-source=screen]`) + ` > 5`)

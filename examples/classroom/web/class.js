@@ -397,6 +397,7 @@ function askText(label) {
   return new Promise((resolve) => {
     const m = document.createElement("div");
     m.className = "modal";
+    m.id = "text-dialog";
     m.innerHTML = `<form class="sheet"><h3>${esc(label)}</h3><textarea rows="3" style="width:100%" maxlength="1000"></textarea>
       <div class="row" style="justify-content:flex-end;margin-top:10px"><button type="button">取消 Cancel</button><button class="primary">确定 OK</button></div></form>`;
     document.body.append(m);
