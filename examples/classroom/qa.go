@@ -56,12 +56,38 @@ func newQA(hub *qun.Hub, db *sql.DB) (*qaService, error) {
 		return nil, err
 	}
 	q := &qaService{hub: hub, db: db, reviewer: chat.NewKeywordReviewer(chat.KeywordConfig{})}
-	hub.Handle("qa.ask", q.ask)
-	hub.Handle("qa.answer", q.answer)
-	hub.Handle("qa.feature", q.feature)
-	hub.Handle("qa.list", q.list)
+	handle(q, "qa.ask", qun.RoleViewer, q.ask)
+	handle(q, "qa.answer", qun.RoleModerator, q.answer)
+	handle(q, "qa.feature", qun.RoleModerator, q.feature)
+	handle(q, "qa.list", qun.RoleViewer, q.list)
 	return q, nil
 }
+
+// liveRef is what every qa op names: the live.
+type liveRef interface{ liveID() string }
+
+// handle registers op: bind its input, require role in the live's room,
+// then run fn — the same steps a qun package's ops take.
+func handle[T any, PT interface {
+	*T
+	liveRef
+}](q *qaService, op string, role qun.Role, fn func(ctx context.Context, id *qun.Identity, in PT) (any, error)) {
+	q.hub.Handle(op, func(ctx context.Context, c *qun.Call) (any, error) {
+		in := PT(new(T))
+		if err := c.Bind(in); err != nil {
+			return nil, err
+		}
+		if err := q.hub.RequireRole(ctx, c.Identity(), room(in.liveID()), role); err != nil {
+			return nil, err
+		}
+		return fn(ctx, c.Identity(), in)
+	})
+}
+
+func (in *askIn) liveID() string     { return in.Live }
+func (in *answerIn) liveID() string  { return in.Live }
+func (in *featureIn) liveID() string { return in.Live }
+func (in *listIn) liveID() string    { return in.Live }
 
 type askIn struct {
 	Live string `json:"live" validate:"required,max=64"`
@@ -105,15 +131,7 @@ func (q *qaService) review(ctx context.Context, id *qun.Identity, text string) (
 	return text, nil
 }
 
-func (q *qaService) ask(ctx context.Context, c *qun.Call) (any, error) {
-	var in askIn
-	if err := c.Bind(&in); err != nil {
-		return nil, err
-	}
-	id := c.Identity()
-	if err := q.hub.RequireRole(ctx, id, room(in.Live), qun.RoleViewer); err != nil {
-		return nil, err
-	}
+func (q *qaService) ask(ctx context.Context, id *qun.Identity, in *askIn) (any, error) {
 	text, err := q.review(ctx, id, in.Text)
 	if err != nil {
 		return nil, err
@@ -140,15 +158,7 @@ func (q *qaService) ask(ctx context.Context, c *qun.Call) (any, error) {
 	return q.publish(ctx, id, in.Live, "qa.asked", qn)
 }
 
-func (q *qaService) answer(ctx context.Context, c *qun.Call) (any, error) {
-	var in answerIn
-	if err := c.Bind(&in); err != nil {
-		return nil, err
-	}
-	id := c.Identity()
-	if err := q.hub.RequireRole(ctx, id, room(in.Live), qun.RoleModerator); err != nil {
-		return nil, err
-	}
+func (q *qaService) answer(ctx context.Context, id *qun.Identity, in *answerIn) (any, error) {
 	text, err := q.review(ctx, id, in.Text)
 	if err != nil {
 		return nil, err
@@ -160,15 +170,7 @@ func (q *qaService) answer(ctx context.Context, c *qun.Call) (any, error) {
 	return q.publish(ctx, id, in.Live, "qa.answered", qn)
 }
 
-func (q *qaService) feature(ctx context.Context, c *qun.Call) (any, error) {
-	var in featureIn
-	if err := c.Bind(&in); err != nil {
-		return nil, err
-	}
-	id := c.Identity()
-	if err := q.hub.RequireRole(ctx, id, room(in.Live), qun.RoleModerator); err != nil {
-		return nil, err
-	}
+func (q *qaService) feature(ctx context.Context, id *qun.Identity, in *featureIn) (any, error) {
 	qn, err := q.update(ctx, id.Tenant, in.Live, in.ID, `UPDATE classroom_qa SET featured=? WHERE tenant=? AND live=? AND id=?`, in.On)
 	if err != nil {
 		return nil, err
@@ -176,15 +178,7 @@ func (q *qaService) feature(ctx context.Context, c *qun.Call) (any, error) {
 	return q.publish(ctx, id, in.Live, "qa.featured", qn)
 }
 
-func (q *qaService) list(ctx context.Context, c *qun.Call) (any, error) {
-	var in listIn
-	if err := c.Bind(&in); err != nil {
-		return nil, err
-	}
-	id := c.Identity()
-	if err := q.hub.RequireRole(ctx, id, room(in.Live), qun.RoleViewer); err != nil {
-		return nil, err
-	}
+func (q *qaService) list(ctx context.Context, id *qun.Identity, in *listIn) (any, error) {
 	rows, err := q.db.QueryContext(ctx, `SELECT `+qaCols+` FROM classroom_qa WHERE tenant=? AND live=? ORDER BY id LIMIT 500`, id.Tenant, in.Live)
 	if err != nil {
 		return nil, err

@@ -3,20 +3,12 @@
 // the whiteboard (or the teacher's screen), the video stage, Q&A, chat and
 // raised hands. Everything goes through one Hub connection.
 import { Client, Live, Board, ReplayPlayer } from "/qun/qun.js";
-import { currentLogin, logout, esc, toast, userNames, fmtTime } from "/demo/login.js";
+import { connectPage, twoClicks, esc, toast, userNames, fmtTime } from "/demo/login.js";
 import { ChatPanel } from "/demo/chat-panel.js";
 import { StageView } from "/demo/live-stage.js";
 
-const login = await currentLogin();
-if (!login) location.replace("/");
 const $ = (id) => document.getElementById(id);
-$("me").textContent = login.user.name;
-$("logout").onclick = logout;
-
-const qun = new Client({ url: "/qun/ws", token: () => login.token });
-qun.on("state", (s) => { $("status").textContent = { open: "在线 online", connecting: "连接中 connecting", closed: "离线 offline" }[s] || s; $("status").className = "status " + s; });
-const me = await qun.connect();
-window.qunClient = qun; // for the end-to-end tests and curious developers
+const { qun, me } = await connectPage(Client);
 const names = await userNames();
 
 const mine = await qun.call("chat.mine", { limit: 20 });
@@ -201,20 +193,10 @@ $("share-screen").onclick = async () => {
 };
 
 // Two clicks end the class, so that a slip does not.
-$("end-class").onclick = async () => {
-  const b = $("end-class");
-  if (!b.dataset.confirm) {
-    b.dataset.confirm = "1";
-    b.textContent = "确认下课？ Confirm end";
-    setTimeout(() => { delete b.dataset.confirm; b.textContent = "⏹ 下课 End class"; }, 4000);
-    return;
-  }
-  b.disabled = true;
-  try {
-    if (cls.replay) cls.replay = await qun.call("replay.stop", { id: cls.replay.id }).catch(() => cls.replay);
-    await cls.live.end();
-  } catch (e) { toast(e.message); b.disabled = false; }
-};
+const resetEnd = twoClicks($("end-class"), "确认下课？ Confirm end", async () => {
+  if (cls.replay) cls.replay = await qun.call("replay.stop", { id: cls.replay.id }).catch(() => cls.replay);
+  await cls.live.end();
+});
 
 async function onEnded() {
   if (!cls.live.isHost) {
@@ -248,9 +230,7 @@ async function leaveClass() {
   cls.questions.clear();
   $("stage").innerHTML = "";
   $("screen-view").innerHTML = `<div class="stage-empty">老师没有共享屏幕 No screen shared</div>`;
-  $("end-class").disabled = false;
-  $("end-class").textContent = "⏹ 下课 End class";
-  delete $("end-class").dataset.confirm;
+  resetEnd();
   $("onair").classList.add("hidden");
   $("viewers").classList.add("hidden");
   $("classroom").classList.add("hidden");

@@ -1,15 +1,11 @@
 // The class replay: the recorded videos with the whiteboard, Q&A and chat
 // replayed in sync, also when seeking.
 import { Client, BoardModel, BoardView } from "/qun/qun.js";
-import { currentLogin, esc, toast, userNames } from "/demo/login.js";
+import { connectPage, esc, toast, userNames } from "/demo/login.js";
 import { ReplayView } from "/demo/replay-view.js";
 
-const login = await currentLogin();
-if (!login) location.replace("/");
 const $ = (id) => document.getElementById(id);
-$("me").textContent = login.user.name;
-const qun = new Client({ url: "/qun/ws", token: () => login.token });
-await qun.connect();
+const { qun } = await connectPage(Client);
 const id = new URLSearchParams(location.search).get("id");
 const names = await userNames();
 

@@ -3,23 +3,16 @@
 // pretend checkout, share links that credit the sharer, and the group chat
 // as the live's comments. All of it is the qun SDK over one connection.
 import { Client, Live, Shop, formatMoney } from "/qun/qun.js";
-import { currentLogin, esc, toast, userNames } from "/demo/login.js";
+import { connectPage, twoClicks, esc, toast, userNames } from "/demo/login.js";
 import { ChatPanel } from "/demo/chat-panel.js";
 import { StageView } from "/demo/live-stage.js";
 import { openCashier } from "/cashier.js";
 
-const login = await currentLogin();
-if (!login) location.replace("/" + location.search);
 const $ = (id) => document.getElementById(id);
 const q = new URLSearchParams(location.search);
 const liveId = q.get("live");
 let shareToken = q.get("share");
-$("me").textContent = login.user.name;
-
-const qun = new Client({ url: "/qun/ws", token: () => login.token });
-qun.on("state", (s) => { $("status").textContent = { open: "在线 online", connecting: "连接中 connecting", closed: "离线 offline" }[s] || s; $("status").className = "status " + s; });
-const me = await qun.connect();
-window.qunClient = qun; // for the end-to-end tests and curious developers
+const { qun, me } = await connectPage(Client);
 const names = await userNames();
 const nameOf = (u) => names.get(u) || u;
 
@@ -109,22 +102,12 @@ for (const [id, src] of [["cam", "camera"], ["mic", "microphone"]]) {
 }
 
 // Two clicks end the live, so that a slip does not.
-$("end-live").onclick = async () => {
-  const b = $("end-live");
-  if (!b.dataset.confirm) {
-    b.dataset.confirm = "1";
-    b.textContent = "确认下播？ Confirm end";
-    setTimeout(() => { delete b.dataset.confirm; b.textContent = "⏹ 下播 End live"; }, 4000);
-    return;
-  }
-  b.disabled = true;
-  try {
-    const rs = await qun.call("replay.list", { live: live.room });
-    room.replay = rs.replays.find((r) => r.state === "recording") || null;
-    if (room.replay) room.replay = await qun.call("replay.stop", { id: room.replay.id }).catch(() => room.replay);
-    await live.end();
-  } catch (e) { toast(e.message); b.disabled = false; }
-};
+twoClicks($("end-live"), "确认下播？ Confirm end", async () => {
+  const rs = await qun.call("replay.list", { live: live.room });
+  room.replay = rs.replays.find((r) => r.state === "recording") || null;
+  if (room.replay) room.replay = await qun.call("replay.stop", { id: room.replay.id }).catch(() => room.replay);
+  await live.end();
+});
 
 function askKeep() {
   if (!room.replay) return;

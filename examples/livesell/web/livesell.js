@@ -1,19 +1,11 @@
 // The fan-group page: a vendor's app assembled from the qun SDK and the
 // shared chat panel. Everything here goes through the Hub protocol.
 import { Client, Live, Shop, ReplayPlayer } from "/qun/qun.js";
-import { currentLogin, logout, esc, toast, fmtTime } from "/demo/login.js";
+import { connectPage, esc, toast, fmtTime } from "/demo/login.js";
 import { ChatPanel } from "/demo/chat-panel.js";
 
-const login = await currentLogin();
-if (!login) location.replace("/" + location.search);
 const $ = (id) => document.getElementById(id);
-$("me").textContent = login.user.name;
-$("logout").onclick = logout;
-
-const qun = new Client({ url: "/qun/ws", token: () => login.token });
-qun.on("state", (s) => { $("status").textContent = { open: "在线 online", connecting: "连接中 connecting", closed: "离线 offline" }[s] || s; $("status").className = "status " + s; });
-const me = await qun.connect();
-window.qunClient = qun; // for the end-to-end tests and curious developers
+const { qun, me } = await connectPage(Client);
 
 let current = null; // {group, panel, view}
 

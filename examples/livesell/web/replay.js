@@ -2,15 +2,11 @@
 // explained on the timeline (click one to jump there), the product card in
 // sync with the video, and the comments, tips and red packets as they happened.
 import { Client, formatMoney } from "/qun/qun.js";
-import { currentLogin, esc, toast, userNames, fmtTime } from "/demo/login.js";
+import { connectPage, esc, toast, userNames, fmtTime } from "/demo/login.js";
 import { ReplayView } from "/demo/replay-view.js";
 
-const login = await currentLogin();
-if (!login) location.replace("/");
 const $ = (id) => document.getElementById(id);
-$("me").textContent = login.user.name;
-const qun = new Client({ url: "/qun/ws", token: () => login.token });
-await qun.connect();
+const { qun } = await connectPage(Client);
 const names = await userNames();
 const nameOf = (u) => names.get(u) || u;
 const id = new URLSearchParams(location.search).get("id");

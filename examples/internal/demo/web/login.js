@@ -60,3 +60,48 @@ export function fmtTime(ms) {
   const mm = h ? String(m).padStart(2, "0") : String(m);
   return (h ? h + ":" : "") + mm + ":" + String(r).padStart(2, "0");
 }
+
+/**
+ * connectPage is how every page of the examples starts: the demo login (or
+ * back to the login page, keeping the query), the header's name, status
+ * and log-out, and a connected qun Client (window.qunClient, for the tests).
+ * Resolves with {login, qun, me}.
+ */
+export async function connectPage(Client) {
+  const login = await currentLogin();
+  if (!login) {
+    location.replace("/" + location.search);
+    await new Promise(() => {}); // the page is going away
+  }
+  const el = (id) => document.getElementById(id);
+  if (el("me")) el("me").textContent = login.user.name;
+  if (el("logout")) el("logout").onclick = logout;
+  const qun = new Client({ url: "/qun/ws", token: () => login.token });
+  qun.on("state", (s) => {
+    if (!el("status")) return;
+    el("status").textContent = { open: "在线 online", connecting: "连接中 connecting", closed: "离线 offline" }[s] || s;
+    el("status").className = "status " + s;
+  });
+  const me = await qun.connect();
+  window.qunClient = qun;
+  return { login, qun, me };
+}
+
+/**
+ * twoClicks makes a button act only on a second click within 4 s (ending a
+ * live or a class), saying confirm on the first.
+ */
+export function twoClicks(button, confirm, act) {
+  const label = button.textContent;
+  button.onclick = async () => {
+    if (!button.dataset.confirm) {
+      button.dataset.confirm = "1";
+      button.textContent = confirm;
+      setTimeout(() => { delete button.dataset.confirm; button.textContent = label; }, 4000);
+      return;
+    }
+    button.disabled = true;
+    try { await act(); } catch (e) { toast(e.message); button.disabled = false; }
+  };
+  return () => { delete button.dataset.confirm; button.textContent = label; button.disabled = false; };
+}
