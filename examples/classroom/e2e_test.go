@@ -100,6 +100,21 @@ func TestClassInBrowser(t *testing.T) {
 	amy.Wait(`!window.classroom.board.model.lasers.has("teacher")`)
 	teacher.Click(`[data-tool=pen]`)
 
+	// A late student gets the board as it is now (the page the teacher
+	// turned to), and a page's strokes when the teacher turns back to it.
+	teacher.Click("#next")
+	teacher.Wait(`window.classroom.board.model.cur === window.classroom.board.model.pages[2].id`)
+	bo := e2e.Login(t, ctx, b, base, "bo", "/class.html")
+	bo.Wait(e2e.Visible("#enter-class"))
+	bo.Click("#enter-class")
+	bo.Wait(`(() => { const b = window.classroom.board; return b && b.model.pages.length === 4 && b.model.cur === b.model.pages[2].id && b.model.pages[1].items === null; })()`)
+	teacher.Click("#prev")
+	bo.Wait(e2e.Pixel("#board", 0.3, 0.8, red) + ` && window.classroom.board.model.current.items.some(it => it.k === "text")`)
+	bo.Shot("late-joiner")
+	if err := bo.P.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
 	// Screen share: the student's view switches to the teacher's screen.
 	teacher.Click("#share-screen")
 	amy.Wait(e2e.Visible("#screen-view video[data-source=screen]") + ` && ` + frames(`#screen-view video[data-source=screen]`) + ` > 5`)

@@ -285,6 +285,15 @@ func (p *Page) SetViewport(ctx context.Context, width, height int, mobile bool) 
 	return err
 }
 
+// Close closes the tab (a person leaving).
+func (p *Page) Close(ctx context.Context) error {
+	_, err := p.b.call(ctx, p.session, "Page.close", nil)
+	p.b.mu.Lock()
+	delete(p.b.pages, p.session)
+	p.b.mu.Unlock()
+	return err
+}
+
 // Navigate loads url and waits for the document to be ready.
 func (p *Page) Navigate(ctx context.Context, url string) error {
 	if _, err := p.b.call(ctx, p.session, "Page.navigate", map[string]any{"url": url}); err != nil {
