@@ -1452,6 +1452,7 @@ export class Board extends Emitter {
     s.begun = this._call("wb.stroke.begin", { page, tool: s.item.tool, c: s.item.c, w: s.item.w, pts: pt }).then((r) => {
       s.id = r.id;
       this.mine.add(r.id);
+      this.model.drafts.delete(r.id); // its echo may have come first: draw it once
       this.view.localDrafts.delete(localKey);
       this.view.localDrafts.set(r.id, s.item);
       s.timer = setInterval(() => this._flushStroke(s), 80);
