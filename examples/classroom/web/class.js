@@ -329,6 +329,8 @@ function renderBoardBar() {
   if (!b) return;
   const m = b.model;
   $("tools").classList.toggle("hidden", !b.canDraw);
+  const p = m.current;
+  $("board-hint").classList.toggle("hidden", !m.me.present || !p || !!p.bg || (p.items || []).length > 0);
   for (const el of document.querySelectorAll(".presenter")) el.classList.toggle("hidden", !m.me.present);
   const i = m.pages.findIndex((p) => p.id === m.cur);
   $("page-no").textContent = `${i + 1} / ${m.pages.length}`;
