@@ -513,6 +513,12 @@ export class Live extends Emitter {
     return live;
   }
 
+  /** schedule announces a live for later (直播预告): {group, title, at (unix ms), mode, stage_limit}; resolves with its record. */
+  static schedule(client, opts) { return client.call("live.schedule", opts); }
+
+  /** list lists a group's scheduled and on-air lives. */
+  static async list(client, group, limit = 20) { return (await client.call("live.list", { group, limit })).lives; }
+
   constructor(client, id) {
     super();
     this.client = client;
@@ -837,6 +843,10 @@ export class Live extends Emitter {
   resume() { return this.client.call("live.resume", { live: this.id }); }
   end() { return this.client.call("live.end", { live: this.id }); }
   share(group) { return this.client.call("live.share", { live: this.id, group }); }
+  /** remind asks to be reminded (or not) when a scheduled live starts; reminders arrive in the inbox as live.reminder. */
+  remind(on = true) { return this.client.call("live.remind", { live: this.id, on }); }
+  /** startScheduled starts this scheduled live (its host). */
+  startScheduled() { return this.client.call("live.start", { live: this.id }).then((i) => (this.info = i)); }
 
   /** leave closes the media connections and the room subscription. */
   async leave() {
