@@ -123,15 +123,35 @@ func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
 // forward rewrites and sends one packet of layer slot. It is called by the
 // receiver's reader goroutine for every viewer.
 func (d *DownTrack) forward(slot int, h *rtp.Header, payload []byte, kf bool, now int64) {
+	if d.forwardLocked(slot, h, payload, kf, now) {
+		d.r.RequestKeyframe(slot)
+	}
+}
+
+// forwardLocked does forward's work under d.mu and reports whether a
+// keyframe should be asked for: the viewer waits for one on its target
+// layer and the last request is a second old. The request made when the
+// viewer subscribed may have been swallowed by the per-layer throttle, and
+// a viewer that has received nothing sends no RTCP to trigger another
+// (selectLayer's retry runs on RTCP), so the packets it is waiting through
+// drive the retry.
+func (d *DownTrack) forwardLocked(slot int, h *rtp.Header, payload []byte, kf bool, now int64) (askKeyframe bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.bound {
-		return
+		return false
 	}
 	seq := h.SequenceNumber
 	if slot != d.current {
-		if slot != d.target || (d.r.kind == webrtc.RTPCodecTypeVideo && !kf) {
-			return
+		if slot != d.target {
+			return false
+		}
+		if d.r.kind == webrtc.RTPCodecTypeVideo && !kf {
+			if now-d.lastKFReq > int64(time.Second) {
+				d.lastKFReq = now
+				return true
+			}
+			return false
 		}
 		d.switchTo(slot, h, now)
 	} else if diff := int16(seq - d.segStart); diff < 0 {
@@ -147,6 +167,7 @@ func (d *DownTrack) forward(slot int, h *rtp.Header, payload []byte, kf bool, no
 	d.hist[out%histSize] = histEntry{out: out, src: seq, ts: ts, slot: int8(slot), ok: true}
 	d.hdr = *h
 	d.write(out, ts, payload)
+	return false
 }
 
 // switchTo starts a new segment at the packet h of slot: sequence numbers

@@ -89,3 +89,30 @@ func TestSinkKeyframeRequestsAreThrottled(t *testing.T) {
 		t.Fatalf("50 requests at once sent %d PLIs, want 1", n)
 	}
 }
+
+// A viewer whose first keyframe request falls inside the per-layer throttle
+// still gets video: while it waits through non-key packets it asks again.
+// (Browsers send no RTCP before their first packet, so nothing else would.)
+func TestViewerStartsAfterThrottledRequest(t *testing.T) {
+	r := newRig(t, Config{KeyframeInterval: 2 * time.Second}, peer.APIOptions{})
+	cp, _, rs := r.publish(peer.PublisherOptions{Video: true, VideoBitrate: 200_000, KeyframeEvery: -1}, 1)
+	id := rs[0].ID()
+	v1, s1 := r.view(nil)
+	start := time.Now()
+	if err := s1.Subscribe(rs[0], LayerHigh); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the first viewer's video", func() bool { return v1.Stats()[id].Packets > 0 })
+	if time.Since(start) > 1500*time.Millisecond {
+		t.Skip("too slow a machine to land inside the throttle window")
+	}
+	plis := cp.PLIs.Load()
+	v2, s2 := r.view(nil)
+	if err := s2.Subscribe(rs[0], LayerHigh); err != nil { // its request is throttled
+		t.Fatal(err)
+	}
+	waitFor(t, 8*time.Second, "the second viewer's video", func() bool { return v2.Stats()[id].Packets > 0 })
+	if cp.PLIs.Load() == plis {
+		t.Fatal("the second viewer got video without a new keyframe request")
+	}
+}
