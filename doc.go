@@ -5,11 +5,14 @@
 // packages (chat, live, whiteboard, shop, replay) to it, and mounts it:
 //
 //	db, _ := sqlite.Open("data/qun.db")
-//	log, _ := qun.NewSQLiteLogStore(db, qun.SQLiteLogStoreConfig{})
+//	roomLog, _ := qun.NewSQLiteLogStore(db, qun.SQLiteLogStoreConfig{})
 //	tokens, _ := qun.NewTokens(qun.TokenConfig{Secret: secret})
-//	hub, _ := qun.NewHub(qun.Config{Authenticator: tokens, Log: log})
-//	groups, _ := chat.New(chat.Config{Hub: hub, DB: db})
-//	mux.Handle("/qun/ws", hub)
+//	hub, _ := qun.NewHub(qun.Config{Authenticator: tokens, Log: roomLog})
+//	store, _ := chat.NewSQLiteStore(db)
+//	groups, _ := chat.New(chat.Config{Hub: hub, Store: store})
+//	mux.Handle("/qun/", hub) // WebSocket at /qun/ws, SDK at /qun/qun.js
+//
+// (Example, in example_test.go, is the same with its errors handled.)
 //
 // # Identity
 //
