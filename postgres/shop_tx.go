@@ -161,10 +161,11 @@ func (t *shopTx) Order(tenant qun.TenantID, id shop.OrderID) (*shop.Order, error
 }
 
 func (t *shopTx) PutOrder(o *shop.Order) error {
-	_, err := t.exec("order", `INSERT INTO shop_orders (tenant, id, status, expires, room, sharer, total, data) VALUES (?,?,?,?,?,?,?,?)
+	_, err := t.exec("order", `INSERT INTO shop_orders (tenant, id, status, expires, room, sharer, total, buyer, product, qty, data)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (tenant, id) DO UPDATE SET status=excluded.status, expires=excluded.expires, room=excluded.room,
-		sharer=excluded.sharer, total=excluded.total, data=excluded.data`,
-		o.Tenant, o.ID, o.Status, o.ExpiresAt, o.Room, o.Sharer, o.Total.Amount, jsonOf(o))
+		sharer=excluded.sharer, total=excluded.total, buyer=excluded.buyer, product=excluded.product, qty=excluded.qty, data=excluded.data`,
+		o.Tenant, o.ID, o.Status, o.ExpiresAt, o.Room, o.Sharer, o.Total.Amount, o.Buyer, o.Product, o.Qty, jsonOf(o))
 	return err
 }
 
@@ -211,6 +212,15 @@ func (t *shopTx) PutClaim(c *shop.Claim) error {
 		ON CONFLICT (tenant, id) DO UPDATE SET coupon=excluded.coupon, usr=excluded.usr, data=excluded.data`,
 		c.Tenant, c.ID, c.Coupon, c.User, jsonOf(c))
 	return err
+}
+
+func (t *shopTx) CountBought(tenant qun.TenantID, product shop.ProductID, user qun.UserID) (int64, error) {
+	var n int64
+	if err := t.row(`SELECT COALESCE(SUM(qty), 0)::bigint FROM shop_orders WHERE tenant=? AND product=? AND buyer=?
+		AND status IN ('reserved','paid','shipped')`, tenant, product, user).Scan(&n); err != nil {
+		return 0, fmt.Errorf("shop: count bought: %w", err)
+	}
+	return n, nil
 }
 
 func (t *shopTx) CountClaims(tenant qun.TenantID, coupon shop.CouponID, user qun.UserID) (int64, error) {
@@ -264,10 +274,15 @@ func (t *shopTx) RedPacket(tenant qun.TenantID, id shop.RedPacketID) (*shop.RedP
 }
 
 func (t *shopTx) PutRedPacket(p *shop.RedPacket) error {
-	_, err := t.exec("red packet", `INSERT INTO shop_redpackets (tenant, id, status, expires, data) VALUES (?,?,?,?,?)
-		ON CONFLICT (tenant, id) DO UPDATE SET status=excluded.status, expires=excluded.expires, data=excluded.data`,
-		p.Tenant, p.ID, p.Status, p.ExpiresAt, jsonOf(p))
+	_, err := t.exec("red packet", `INSERT INTO shop_redpackets (tenant, id, status, expires, room, data) VALUES (?,?,?,?,?,?)
+		ON CONFLICT (tenant, id) DO UPDATE SET status=excluded.status, expires=excluded.expires, room=excluded.room, data=excluded.data`,
+		p.Tenant, p.ID, p.Status, p.ExpiresAt, p.Room, jsonOf(p))
 	return err
+}
+
+func (t *shopTx) OpenRedPackets(tenant qun.TenantID, room qun.RoomID, now int64, limit int) ([]*shop.RedPacket, error) {
+	return objects[shop.RedPacket](t, "open red packets", `SELECT data FROM shop_redpackets WHERE tenant=? AND room=? AND status='active'
+		AND expires > ? ORDER BY expires DESC LIMIT ?`, tenant, room, now, max(limit, 0))
 }
 
 func (t *shopTx) RedPacketClaim(tenant qun.TenantID, id shop.RedPacketID, user qun.UserID) (*shop.RedPacketClaim, error) {

@@ -120,6 +120,13 @@ func (s *Service) registerOps() {
 		}
 		return map[string]any{"packet": p, "claims": claims}, nil
 	})
+	op(s, "shop.redpackets", func(ctx context.Context, id *qun.Identity, in RoomInput) (map[string]any, error) {
+		ps, err := s.OpenRedPackets(ctx, id, in)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"packets": ps}, nil
+	})
 	op(s, "shop.leaderboard", s.Leaderboard)
 
 	op(s, "shop.share.link", s.NewShareLink)

@@ -57,6 +57,9 @@ type Tx interface {
 	// path. It reports false, changing nothing, if the order is no longer
 	// reserved; an unknown order answers CodeNotFound.
 	AttachPayment(tenant qun.TenantID, id OrderID, ref, url string, now int64) (bool, error)
+	// CountBought sums Qty over user's reserved, paid and shipped orders
+	// of product (the purchase limit's count).
+	CountBought(tenant qun.TenantID, product ProductID, user qun.UserID) (int64, error)
 	// DueOrders lists reserved orders of any tenant with ExpiresAt ≤ now.
 	DueOrders(now int64, limit int) ([]Ref, error)
 
@@ -83,6 +86,9 @@ type Tx interface {
 	PutRedPacketClaim(c *RedPacketClaim) error
 	// RedPacketClaims lists a packet's claims in claim order.
 	RedPacketClaims(tenant qun.TenantID, id RedPacketID, limit int) ([]*RedPacketClaim, error)
+	// OpenRedPackets lists a room's active packets with ExpiresAt > now,
+	// latest to expire (the most recently paid) first.
+	OpenRedPackets(tenant qun.TenantID, room qun.RoomID, now int64, limit int) ([]*RedPacket, error)
 	// DueRedPackets lists pending or active packets with ExpiresAt ≤ now.
 	DueRedPackets(now int64, limit int) ([]Ref, error)
 

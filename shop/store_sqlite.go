@@ -92,6 +92,16 @@ CREATE TABLE shop_deliveries (msg INTEGER NOT NULL, endpoint TEXT NOT NULL, stat
 CREATE INDEX shop_deliveries_due ON shop_deliveries (state, next_at);
 CREATE INDEX shop_deliveries_endpoint ON shop_deliveries (endpoint, state, msg);
 CREATE TABLE shop_cursors (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;
+`, `
+ALTER TABLE shop_redpackets ADD COLUMN room TEXT NOT NULL DEFAULT '';
+UPDATE shop_redpackets SET room = json_extract(CAST(data AS TEXT), '$.room');
+CREATE INDEX shop_redpackets_open ON shop_redpackets (tenant, room, expires) WHERE status = 'active';
+ALTER TABLE shop_orders ADD COLUMN buyer TEXT NOT NULL DEFAULT '';
+ALTER TABLE shop_orders ADD COLUMN product TEXT NOT NULL DEFAULT '';
+ALTER TABLE shop_orders ADD COLUMN qty INTEGER NOT NULL DEFAULT 0;
+UPDATE shop_orders SET buyer = json_extract(CAST(data AS TEXT), '$.buyer'),
+	product = json_extract(CAST(data AS TEXT), '$.product'), qty = json_extract(CAST(data AS TEXT), '$.qty');
+CREATE INDEX shop_orders_bought ON shop_orders (tenant, product, buyer) WHERE status IN ('reserved', 'paid', 'shipped');
 `}
 
 // NewSQLiteStore creates the shop tables on db if needed and starts the

@@ -1,9 +1,12 @@
 package shop_test
 
 import (
+	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/qunkit/qun/internal/qtest"
+	"github.com/qunkit/qun/internal/sqlmigrate"
 	"github.com/qunkit/qun/shop"
 	"github.com/qunkit/qun/shop/shoptest"
 )
@@ -16,4 +19,41 @@ func TestSQLiteStoreConformance(t *testing.T) {
 		}
 		return s
 	})
+}
+
+// A database made by the first schema keeps its red packets and orders
+// findable by the queries the second one added.
+func TestSQLiteStoreUpgradeBackfills(t *testing.T) {
+	db := qtest.SQLite(t)
+	ctx := context.Background()
+	if err := sqlmigrate.Apply(ctx, db, "shop.store", shop.SQLiteMigrationsForTest[:1]); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := json.Marshal(&shop.RedPacket{ID: "rp1", Tenant: "t1", Room: "live:1", Status: shop.PacketActive, ExpiresAt: 100})
+	o, _ := json.Marshal(&shop.Order{ID: "o1", Tenant: "t1", Room: "live:1", Buyer: "bob", Product: "p1", Qty: 3, Status: shop.StatusPaid})
+	if _, err := db.Exec(`INSERT INTO shop_redpackets (tenant, id, status, expires, data) VALUES ('t1','rp1','active',100,?)`, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO shop_orders (tenant, id, status, expires, room, sharer, total, pay_ref, pay_url, updated, data)
+		VALUES ('t1','o1','paid',0,'live:1','',3,'','',0,?)`, o); err != nil {
+		t.Fatal(err)
+	}
+	s, err := shop.NewSQLiteStore(db, shop.SQLiteStoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.View(ctx, func(tx shop.Tx) error {
+		ps, err := tx.OpenRedPackets("t1", "live:1", 50, 10)
+		if err != nil || len(ps) != 1 {
+			t.Errorf("open packets after upgrade: %v %v", ps, err)
+		}
+		if n, err := tx.CountBought("t1", "p1", "bob"); n != 3 || err != nil {
+			t.Errorf("bought after upgrade: %d %v", n, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

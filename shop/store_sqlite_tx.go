@@ -210,13 +210,13 @@ func (t *sqlTx) Order(tenant qun.TenantID, id OrderID) (*Order, error) {
 }
 
 func (t *sqlTx) PutOrder(o *Order) error {
-	_, err := t.exec("order", `INSERT INTO shop_orders (tenant, id, status, expires, room, sharer, total, pay_ref, pay_url, updated, data)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?)
+	_, err := t.exec("order", `INSERT INTO shop_orders (tenant, id, status, expires, room, sharer, total, pay_ref, pay_url, updated,
+		buyer, product, qty, data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (tenant, id) DO UPDATE SET status=excluded.status, expires=excluded.expires, room=excluded.room,
 		sharer=excluded.sharer, total=excluded.total, pay_ref=excluded.pay_ref, pay_url=excluded.pay_url,
-		updated=excluded.updated, data=excluded.data`,
+		updated=excluded.updated, buyer=excluded.buyer, product=excluded.product, qty=excluded.qty, data=excluded.data`,
 		string(o.Tenant), string(o.ID), string(o.Status), o.ExpiresAt, string(o.Room), string(o.Sharer), o.Total.Amount,
-		o.PaymentRef, o.PayURL, o.Updated, mustJSON(o))
+		o.PaymentRef, o.PayURL, o.Updated, string(o.Buyer), string(o.Product), o.Qty, mustJSON(o))
 	return err
 }
 
@@ -267,6 +267,16 @@ func (t *sqlTx) PutClaim(c *Claim) error {
 	_, err := t.exec("coupon claim", `INSERT OR REPLACE INTO shop_claims (tenant, id, coupon, user, data) VALUES (?,?,?,?,?)`,
 		string(c.Tenant), string(c.ID), string(c.Coupon), string(c.User), mustJSON(c))
 	return err
+}
+
+func (t *sqlTx) CountBought(tenant qun.TenantID, product ProductID, user qun.UserID) (int64, error) {
+	var n int64
+	err := t.q.queryRow(`SELECT COALESCE(SUM(qty), 0) FROM shop_orders WHERE tenant=? AND product=? AND buyer=?
+		AND status IN ('reserved','paid','shipped')`, string(tenant), string(product), string(user)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("shop: count bought: %w", err)
+	}
+	return n, nil
 }
 
 func (t *sqlTx) CountClaims(tenant qun.TenantID, coupon CouponID, user qun.UserID) (int64, error) {
@@ -330,9 +340,14 @@ func (t *sqlTx) RedPacket(tenant qun.TenantID, id RedPacketID) (*RedPacket, erro
 }
 
 func (t *sqlTx) PutRedPacket(p *RedPacket) error {
-	_, err := t.exec("red packet", `INSERT OR REPLACE INTO shop_redpackets (tenant, id, status, expires, data) VALUES (?,?,?,?,?)`,
-		string(p.Tenant), string(p.ID), string(p.Status), p.ExpiresAt, mustJSON(p))
+	_, err := t.exec("red packet", `INSERT OR REPLACE INTO shop_redpackets (tenant, id, status, expires, room, data) VALUES (?,?,?,?,?,?)`,
+		string(p.Tenant), string(p.ID), string(p.Status), p.ExpiresAt, string(p.Room), mustJSON(p))
 	return err
+}
+
+func (t *sqlTx) OpenRedPackets(tenant qun.TenantID, room qun.RoomID, now int64, limit int) ([]*RedPacket, error) {
+	return list[RedPacket](t, "open red packets", `SELECT data FROM shop_redpackets WHERE tenant=? AND room=? AND status='active' AND expires > ?
+		ORDER BY expires DESC LIMIT ?`, string(tenant), string(room), now, limit)
 }
 
 func (t *sqlTx) RedPacketClaim(tenant qun.TenantID, id RedPacketID, user qun.UserID) (*RedPacketClaim, error) {

@@ -443,7 +443,65 @@ func (s *Service) RedPacket(ctx context.Context, id *qun.Identity, pid RedPacket
 	if err := s.hub.RequireRole(ctx, id, p.Room, qun.RoleViewer); err != nil {
 		return nil, nil, err
 	}
-	return p, claims, nil
+	return viewerPacket(id, p), claims, nil
+}
+
+// MaxOpenRedPackets bounds how many packets OpenRedPackets lists.
+const MaxOpenRedPackets = 50
+
+// OpenRedPacket is a red packet still to be grabbed, as a viewer of its
+// room sees it: MyClaim is the viewer's own share if they took one.
+type OpenRedPacket struct {
+	RedPacket
+	MyClaim *RedPacketClaim `json:"my_claim,omitempty"`
+}
+
+// OpenRedPackets lists a room's red packets that are paid, not expired and
+// not claimed in full, most recently paid first (at most
+// MaxOpenRedPackets), so that a viewer who arrives after a packet was sent
+// can still grab it. Each says whether the caller already claimed it.
+func (s *Service) OpenRedPackets(ctx context.Context, id *qun.Identity, in RoomInput) ([]*OpenRedPacket, error) {
+	if err := checkIdentity(id); err != nil {
+		return nil, err
+	}
+	if err := qun.Validate(&in); err != nil {
+		return nil, err
+	}
+	if err := s.hub.RequireRole(ctx, id, in.Room, qun.RoleViewer); err != nil {
+		return nil, err
+	}
+	out := []*OpenRedPacket{}
+	err := s.view(ctx, func(tx Tx) error {
+		ps, err := tx.OpenRedPackets(id.Tenant, in.Room, s.now(), MaxOpenRedPackets)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			o := &OpenRedPacket{RedPacket: *viewerPacket(id, p)}
+			switch c, err := tx.RedPacketClaim(id.Tenant, p.ID, id.User); {
+			case err == nil:
+				o.MyClaim = c
+			case qun.ErrorCode(err) != qun.CodeNotFound:
+				return err
+			}
+			out = append(out, o)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// viewerPacket hides the payment details of someone else's red packet.
+func viewerPacket(id *qun.Identity, p *RedPacket) *RedPacket {
+	if p.From == id.User {
+		return p
+	}
+	c := *p
+	c.PaymentRef, c.PayURL = "", ""
+	return &c
 }
 
 // Leaderboard lists a room's top contributors of paid tips and red packets.

@@ -29,6 +29,8 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) shop.Store) {
 		{"CouponsAndClaims", coupons},
 		{"Leaderboard", leaderboard},
 		{"RedPacketClaimsOncePerUser", redPacketClaims},
+		{"OpenRedPacketsOfARoom", openRedPackets},
+		{"CountBoughtForPurchaseLimits", countBought},
 		{"AttributionFirstTouchAndStats", attribution},
 		{"IdempotencyRecords", idem},
 		{"OutboxAndCursor", outbox},
@@ -350,6 +352,94 @@ func redPacketClaims(t *testing.T, s shop.Store) {
 		}
 		if _, err := tx.RedPacketClaim("t2", "rp1", "bob"); code(err) != qun.CodeNotFound {
 			t.Errorf("claim leaked across tenants: %v", err)
+		}
+		return nil
+	})
+}
+
+func openRedPackets(t *testing.T, s shop.Store) {
+	put := func(id shop.RedPacketID, tenant qun.TenantID, room qun.RoomID, st shop.RedPacketStatus, expires int64) error {
+		return s.Update(ctx, func(tx shop.Tx) error {
+			return tx.PutRedPacket(&shop.RedPacket{ID: id, Tenant: tenant, Room: room, Status: st, ExpiresAt: expires, Total: cny(9), Count: 3})
+		})
+	}
+	err := errors.Join(
+		put("old", "t1", "live:1", shop.PacketActive, 50),
+		put("new", "t1", "live:1", shop.PacketActive, 90),
+		put("gone", "t1", "live:1", shop.PacketActive, 20), // past its time, not swept yet
+		put("unpaid", "t1", "live:1", shop.PacketPending, 80),
+		put("done", "t1", "live:1", shop.PacketFinished, 80),
+		put("lapsed", "t1", "live:1", shop.PacketExpired, 80),
+		put("other-room", "t1", "live:2", shop.PacketActive, 80),
+		put("other-tenant", "t2", "live:1", shop.PacketActive, 80),
+		put("moved", "t1", "live:1", shop.PacketPending, 70),
+		put("moved", "t1", "live:1", shop.PacketActive, 70), // paid: PutRedPacket replaces
+		put("gone", "t1", "live:1", shop.PacketActive, 20),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view(t, s, func(tx shop.Tx) error {
+		ps, err := tx.OpenRedPackets("t1", "live:1", 30, 10)
+		var ids []shop.RedPacketID
+		for _, p := range ps {
+			ids = append(ids, p.ID)
+		}
+		if err != nil || fmt.Sprint(ids) != "[new moved old]" || ps[0].Total != cny(9) {
+			t.Errorf("open packets %v %v", ids, err)
+		}
+		if ps, _ := tx.OpenRedPackets("t1", "live:1", 30, 1); len(ps) != 1 {
+			t.Errorf("limit ignored: %d", len(ps))
+		}
+		if ps, _ := tx.OpenRedPackets("t3", "live:1", 30, 10); len(ps) != 0 {
+			t.Errorf("packets leaked across tenants: %v", ps)
+		}
+		return nil
+	})
+	if err := put("new", "t1", "live:1", shop.PacketFinished, 90); err != nil {
+		t.Fatal(err)
+	}
+	view(t, s, func(tx shop.Tx) error {
+		if ps, _ := tx.OpenRedPackets("t1", "live:1", 30, 10); len(ps) != 2 {
+			t.Errorf("a finished packet is still open: %d", len(ps))
+		}
+		return nil
+	})
+}
+
+func countBought(t *testing.T, s shop.Store) {
+	order := func(id shop.OrderID, tenant qun.TenantID, buyer qun.UserID, product shop.ProductID, qty int64, st shop.OrderStatus) *shop.Order {
+		return &shop.Order{ID: id, Tenant: tenant, Room: "live:1", Buyer: buyer, Product: product, Qty: qty, Status: st, Total: cny(qty)}
+	}
+	update(t, s, func(tx shop.Tx) error {
+		return errors.Join(
+			tx.PutOrder(order("o1", "t1", "bob", "p1", 2, shop.StatusReserved)),
+			tx.PutOrder(order("o2", "t1", "bob", "p1", 3, shop.StatusPaid)),
+			tx.PutOrder(order("o3", "t1", "bob", "p1", 4, shop.StatusShipped)),
+			tx.PutOrder(order("o4", "t1", "bob", "p1", 50, shop.StatusCancelled)),
+			tx.PutOrder(order("o5", "t1", "bob", "p1", 60, shop.StatusExpired)),
+			tx.PutOrder(order("o6", "t1", "bob", "p2", 70, shop.StatusPaid)),
+			tx.PutOrder(order("o7", "t1", "carol", "p1", 80, shop.StatusPaid)),
+			tx.PutOrder(order("o8", "t2", "bob", "p1", 90, shop.StatusPaid)),
+		)
+	})
+	count := func(want int64) {
+		t.Helper()
+		view(t, s, func(tx shop.Tx) error {
+			if n, err := tx.CountBought("t1", "p1", "bob"); n != want || err != nil {
+				t.Errorf("bob bought %d of p1 (%v), want %d", n, err, want)
+			}
+			return nil
+		})
+	}
+	count(9)
+	update(t, s, func(tx shop.Tx) error { // cancelling frees the quantity again
+		return tx.PutOrder(order("o1", "t1", "bob", "p1", 2, shop.StatusCancelled))
+	})
+	count(7)
+	view(t, s, func(tx shop.Tx) error {
+		if n, err := tx.CountBought("t3", "p1", "bob"); n != 0 || err != nil {
+			t.Errorf("other tenant: %d %v", n, err)
 		}
 		return nil
 	})
