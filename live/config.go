@@ -32,6 +32,19 @@ type Config struct {
 	// rooms as "live.reminder" events.
 	Notifier Notifier
 
+	// Review, if set, reviews every Q&A question and answer before it is
+	// stored (keyword filters against off-platform contact details, a
+	// moderation service). Nil stores the text as written.
+	Review ReviewFunc
+	// QuestionsPerMinute and QuestionBurst bound each user's questions in
+	// a live (a token bucket per user and live). Zero means 6 a minute
+	// with bursts of 3.
+	QuestionsPerMinute float64
+	QuestionBurst      int
+	// MaxQuestionsPerUser bounds the questions one user asks in one live.
+	// Zero means 50.
+	MaxQuestionsPerUser int
+
 	// Network places the SFU on the network.
 	Network Network
 
@@ -140,6 +153,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.LikeBurst <= 0 {
 		c.LikeBurst = 50
+	}
+	if c.QuestionsPerMinute <= 0 {
+		c.QuestionsPerMinute = 6
+	}
+	if c.QuestionBurst <= 0 {
+		c.QuestionBurst = 3
+	}
+	if c.MaxQuestionsPerUser <= 0 {
+		c.MaxQuestionsPerUser = 50
 	}
 	if c.LikeFlush <= 0 {
 		c.LikeFlush = time.Second

@@ -10,6 +10,7 @@ import (
 	"github.com/qunkit/qun"
 	"github.com/qunkit/qun/live/internal/sfu"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 )
 
 // Service runs lives: their records, rooms, stage and media. Create it with
@@ -25,6 +26,9 @@ type Service struct {
 	rooms  map[roomKey]*room
 	closed bool
 	wg     sync.WaitGroup // background work (reminders)
+
+	qaMu   sync.Mutex
+	askers map[askerKey]*rate.Limiter // Q&A rate, per user and live
 	ctx    context.Context
 	cancel context.CancelFunc
 }
@@ -57,9 +61,10 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Service{cfg: cfg, hub: cfg.Hub, store: cfg.Store, log: cfg.Logger, eng: eng, rooms: map[roomKey]*room{}, ctx: ctx, cancel: cancel}
+	s := &Service{cfg: cfg, hub: cfg.Hub, store: cfg.Store, log: cfg.Logger, eng: eng, rooms: map[roomKey]*room{}, askers: map[askerKey]*rate.Limiter{}, ctx: ctx, cancel: cancel}
 	cfg.Hub.RegisterRooms(RoomKind, qun.RoomAccessFunc(s.RoomRole))
 	s.registerOps()
+	s.registerQA()
 	return s, nil
 }
 

@@ -25,6 +25,14 @@ var sqliteMigrations = []string{
 	`CREATE TABLE live_reminders (
 		tenant TEXT NOT NULL, live TEXT NOT NULL, user TEXT NOT NULL,
 		PRIMARY KEY (tenant, live, user))`,
+	`CREATE TABLE live_questions (
+		tenant TEXT NOT NULL, live TEXT NOT NULL, id INTEGER NOT NULL,
+		user TEXT NOT NULL, name TEXT NOT NULL, text TEXT NOT NULL,
+		answer TEXT NOT NULL DEFAULT '', answered_by TEXT NOT NULL DEFAULT '',
+		answerer TEXT NOT NULL DEFAULT '', answered_at INTEGER NOT NULL DEFAULT 0,
+		featured INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,
+		PRIMARY KEY (tenant, live, id));
+	CREATE INDEX live_questions_user ON live_questions (tenant, live, user)`,
 }
 
 // NewSQLiteStore applies the package's migrations to db and returns the store.
@@ -186,6 +194,97 @@ func (s *SQLiteStore) Reminders(ctx context.Context, tenant qun.TenantID, id str
 			return nil, err
 		}
 		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+const questionCols = `tenant, live, id, user, name, text, answer, answered_by, answerer, answered_at, featured, created`
+
+func scanQuestion(row interface{ Scan(...any) error }) (*Question, error) {
+	var q Question
+	err := row.Scan(&q.Tenant, &q.Live, &q.ID, &q.User, &q.Name, &q.Text, &q.Answer, &q.AnsweredBy, &q.Answerer, &q.AnsweredAt, &q.Featured, &q.Created)
+	if err != nil {
+		return nil, err
+	}
+	return &q, nil
+}
+
+func (s *SQLiteStore) AddQuestion(ctx context.Context, q *Question, perUser int) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var mine int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM live_questions WHERE tenant = ? AND live = ? AND user = ?`, q.Tenant, q.Live, q.User).Scan(&mine); err != nil {
+		return err
+	}
+	if mine >= perUser {
+		return errTooManyQuestions(perUser)
+	}
+	var id int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) + 1 FROM live_questions WHERE tenant = ? AND live = ?`, q.Tenant, q.Live).Scan(&id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO live_questions (`+questionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		q.Tenant, q.Live, id, q.User, q.Name, q.Text, q.Answer, q.AnsweredBy, q.Answerer, q.AnsweredAt, q.Featured, q.Created); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	q.ID = id
+	return nil
+}
+
+// updateQuestion runs stmt (whose last arguments are tenant, live, id) and
+// reads the question back, in one transaction.
+func (s *SQLiteStore) updateQuestion(ctx context.Context, tenant qun.TenantID, live string, id int64, stmt string, args ...any) (*Question, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, stmt, append(args, tenant, live, id)...)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, errNoQuestion()
+	}
+	q, err := scanQuestion(tx.QueryRowContext(ctx, `SELECT `+questionCols+` FROM live_questions WHERE tenant = ? AND live = ? AND id = ?`, tenant, live, id))
+	if err != nil {
+		return nil, err
+	}
+	return q, tx.Commit()
+}
+
+func (s *SQLiteStore) AnswerQuestion(ctx context.Context, tenant qun.TenantID, live string, id int64, a Question) (*Question, error) {
+	return s.updateQuestion(ctx, tenant, live, id, `UPDATE live_questions SET answer = ?, answered_by = ?, answerer = ?, answered_at = ?
+		WHERE tenant = ? AND live = ? AND id = ?`, a.Answer, a.AnsweredBy, a.Answerer, a.AnsweredAt)
+}
+
+func (s *SQLiteStore) FeatureQuestion(ctx context.Context, tenant qun.TenantID, live string, id int64, on bool) (*Question, error) {
+	return s.updateQuestion(ctx, tenant, live, id, `UPDATE live_questions SET featured = ? WHERE tenant = ? AND live = ? AND id = ?`, on)
+}
+
+func (s *SQLiteStore) Questions(ctx context.Context, tenant qun.TenantID, live string, qq QuestionQuery) ([]*Question, error) {
+	stmt := `SELECT ` + questionCols + ` FROM live_questions WHERE tenant = ? AND live = ? AND id > ?`
+	if qq.FeaturedOnly {
+		stmt += ` AND featured = 1`
+	}
+	rows, err := s.db.QueryContext(ctx, stmt+` ORDER BY id LIMIT ?`, tenant, live, qq.After, max(qq.Limit, 0))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Question
+	for rows.Next() {
+		q, err := scanQuestion(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, q)
 	}
 	return out, rows.Err()
 }

@@ -180,3 +180,86 @@ func (s *LiveStore) Reminders(ctx context.Context, tenant qun.TenantID, id strin
 	}
 	return out, rows.Err()
 }
+
+const liveQuestionCols = `tenant, live, id, usr, name, text, answer, answered_by, answerer, answered_at, featured, created`
+
+func scanLiveQuestion(row pgx.Row) (*live.Question, error) {
+	var q live.Question
+	err := row.Scan(&q.Tenant, &q.Live, &q.ID, &q.User, &q.Name, &q.Text, &q.Answer, &q.AnsweredBy, &q.Answerer, &q.AnsweredAt, &q.Featured, &q.Created)
+	if err != nil {
+		return nil, err
+	}
+	return &q, nil
+}
+
+// AddQuestion numbers q under a transaction-scoped advisory lock on the
+// live, so concurrent askers get consecutive IDs.
+func (s *LiveStore) AddQuestion(ctx context.Context, q *live.Question, perUser int) error {
+	var id int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('live.qa:' || $1 || ':' || $2, 0))`, q.Tenant, q.Live); err != nil {
+			return fmt.Errorf("live: store: %w", err)
+		}
+		var mine int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM live_questions WHERE tenant = $1 AND live = $2 AND usr = $3`, q.Tenant, q.Live, q.User).Scan(&mine); err != nil {
+			return fmt.Errorf("live: store: %w", err)
+		}
+		if mine >= perUser {
+			return qun.Errorf(qun.CodeExhausted, "at most %d questions per live", perUser)
+		}
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) + 1 FROM live_questions WHERE tenant = $1 AND live = $2`, q.Tenant, q.Live).Scan(&id); err != nil {
+			return fmt.Errorf("live: store: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO live_questions (`+liveQuestionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			q.Tenant, q.Live, id, q.User, q.Name, q.Text, q.Answer, q.AnsweredBy, q.Answerer, q.AnsweredAt, q.Featured, q.Created); err != nil {
+			return fmt.Errorf("live: store: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	q.ID = id
+	return nil
+}
+
+// updateQuestion runs stmt, whose first three arguments are tenant, live
+// and id, returning the question's columns.
+func (s *LiveStore) updateQuestion(ctx context.Context, stmt string, args ...any) (*live.Question, error) {
+	q, err := scanLiveQuestion(s.pool.QueryRow(ctx, stmt+` RETURNING `+liveQuestionCols, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, &qun.Error{Code: qun.CodeNotFound, Message: "no such question", Field: "id"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("live: store: %w", err)
+	}
+	return q, nil
+}
+
+func (s *LiveStore) AnswerQuestion(ctx context.Context, tenant qun.TenantID, liveID string, id int64, a live.Question) (*live.Question, error) {
+	return s.updateQuestion(ctx, `UPDATE live_questions SET answer = $4, answered_by = $5, answerer = $6, answered_at = $7
+		WHERE tenant = $1 AND live = $2 AND id = $3`, tenant, liveID, id, a.Answer, a.AnsweredBy, a.Answerer, a.AnsweredAt)
+}
+
+func (s *LiveStore) FeatureQuestion(ctx context.Context, tenant qun.TenantID, liveID string, id int64, on bool) (*live.Question, error) {
+	return s.updateQuestion(ctx, `UPDATE live_questions SET featured = $4 WHERE tenant = $1 AND live = $2 AND id = $3`, tenant, liveID, id, on)
+}
+
+func (s *LiveStore) Questions(ctx context.Context, tenant qun.TenantID, liveID string, qq live.QuestionQuery) ([]*live.Question, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+liveQuestionCols+` FROM live_questions
+		WHERE tenant = $1 AND live = $2 AND id > $3 AND (featured OR NOT $4) ORDER BY id LIMIT $5`,
+		tenant, liveID, qq.After, qq.FeaturedOnly, max(qq.Limit, 0))
+	if err != nil {
+		return nil, fmt.Errorf("live: store: %w", err)
+	}
+	defer rows.Close()
+	var out []*live.Question
+	for rows.Next() {
+		q, err := scanLiveQuestion(rows)
+		if err != nil {
+			return nil, fmt.Errorf("live: store: %w", err)
+		}
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
