@@ -130,3 +130,83 @@ func TestBrowserPublishAndPlay(t *testing.T) {
 		t.Fatalf("live after the browsers joined: %+v", got)
 	}
 }
+
+// TestBrowserSDKRecoversFailedConnections: pages of the browser SDK
+// (sdk/qun.js) publish and watch a live. Each connection is then made to
+// fail for real: the page restarts its ICE with credentials it does not
+// use, so the server's ICE cannot succeed and, after MediaTimeout, it gives
+// the connection up and pushes live.failed. The SDK says it is
+// reconnecting and starts over — the publisher publishes again on a new
+// connection, the viewer joins again for a new viewer connection — and
+// the viewer decodes new frames after each.
+func TestBrowserSDKRecoversFailedConnections(t *testing.T) {
+	b := browser.Launch(t) // skips without Chromium, fails under CI=true
+	e := newEnv(t, live.Config{MediaTimeout: 3 * time.Second})
+	e.Mux.HandleFunc("/sdk.html", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, "testdata/sdk.html")
+	})
+	e.Mux.HandleFunc("/qun.js", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, "../sdk/qun.js")
+	})
+	e.groups.set("g:1", "host", qun.RoleMember)
+	e.groups.set("g:1", "viewer", qun.RoleMember)
+	info := startLive(t, e.Connect(t, "t1", "host"), "g:1")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	page := func(user, role string) *browser.Page {
+		q := url.Values{"ws": {e.URL}, "token": {e.Token(t, "t1", user)}, "live": {info.ID}, "role": {role}}
+		p, err := b.NewPage(ctx, user, e.Server.URL+"/sdk.html?"+q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	eval := func(p *browser.Page, expr string, out any) {
+		t.Helper()
+		c, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		if err := p.Eval(c, expr, out); err != nil {
+			t.Fatalf("evaluating %s: %v", expr, err)
+		}
+	}
+	// wait polls cond on p for up to 30 s; the page must report no error.
+	wait := func(p *browser.Page, what, cond string) {
+		t.Helper()
+		c, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := p.WaitFor(c, "(() => { if (window.qstate && qstate.error) throw new Error(qstate.error); return "+cond+"; })()"); err != nil {
+			var log string
+			_ = p.Eval(ctx, "document.getElementById('log').textContent", &log)
+			t.Fatalf("%s: %v; page log:\n%s", what, err, log)
+		}
+	}
+	frames := func(p *browser.Page) int {
+		var n int
+		eval(p, "window.frames_()", &n)
+		return n
+	}
+
+	pub := page("host", "pub")
+	wait(pub, "host publishes", `qstate.status === "published"`)
+	view := page("viewer", "view")
+	wait(view, "viewer decodes video", `qstate.tracks === 2 && window.frames_() > 30`)
+
+	// The publishing connection fails.
+	eval(pub, `breakNext_("live.offer"), live._offer([], true).then(() => "restarting")`, nil)
+	wait(pub, "publisher told and republished", `qstate.events.includes("reconnected:pub")`)
+	f0 := frames(view)
+	wait(view, "viewer decodes the republished video", fmt.Sprintf("qstate.tracks === 2 && window.frames_() > %d", f0+30))
+
+	// The viewer connection fails.
+	eval(view, `breakNext_("live.answer"), live._call("live.restart", {live: live.id}).then(() => "restarting")`, nil)
+	wait(view, "viewer told and joined again", `qstate.events.includes("reconnected:sub")`)
+	f1 := frames(view)
+	wait(view, "viewer decodes on its new connection", fmt.Sprintf("qstate.tracks === 2 && window.frames_() > %d", f1+30))
+
+	var events []string
+	eval(view, "qstate.events", &events)
+	if len(events) != 2 || events[0] != "reconnecting:sub" {
+		t.Fatalf("viewer's events: %v", events)
+	}
+}

@@ -539,11 +539,24 @@ export class Live extends Emitter {
     this.layerCap = "high";
     this.chain = Promise.resolve();
     this.sub = null;
-    this._unpush = [
-      client.on("push:live.offer", (d) => { if (d.live === this.id) this._onOffer(d); }),
-      client.on("push:live.candidate", (d) => { if (d.live === this.id) this._addCandidate(d.pc, d.candidate); }),
+    this.mc = null; // the media connection: a Client to the node running the live, when not this.client
+    this.mcSub = null;
+    this._unpush = this._hookPushes(client);
+    this._unpushMC = [];
+  }
+
+  // The live's pushes arrive on the connection that joined it: the first
+  // one, or the media connection to the node that runs the live.
+  _hookPushes(c) {
+    return [
+      c.on("push:live.offer", (d) => { if (d.live === this.id) this._onOffer(d); }),
+      c.on("push:live.candidate", (d) => { if (d.live === this.id) this._addCandidate(d.pc, d.candidate); }),
+      c.on("push:live.failed", (d) => { if (d.live === this.id) this._onFailed(d.pc); }),
     ];
   }
+
+  // _call sends an op on the running live over the connection that joined it.
+  _call(op, d) { return (this.mc || this.client).call(op, d); }
 
   get me() { return this.client.user && this.client.user.user; }
   get isHost() { return this.info && this.info.host === this.me; }
@@ -561,13 +574,85 @@ export class Live extends Emitter {
     return this.info;
   }
 
+  // _join is the room subscription's start on the first connection (again
+  // after each reconnect). On a deployment of several nodes live.join may
+  // answer {node}: the live's media runs there. The room's events then come
+  // with a plain "sub" here, and a media connection to that node joins.
   async _join(after) {
-    this._closePCs(); // a new session: the server dropped the old connections
-    let subReady;
-    this.subReady = new Promise((r) => (subReady = r));
     const d = { live: this.id };
     if (after !== undefined) d.after = after;
-    const res = await this.client.call("live.join", d);
+    let subReady = null;
+    if (!this.mc) { // a new session: the server dropped the old connections
+      this._closePCs();
+      subReady = this._expectSub();
+    }
+    let res;
+    try {
+      res = await this.client.call("live.join", d);
+    } catch (e) {
+      if (subReady) subReady(); // let queued offers through (to nothing)
+      throw e;
+    }
+    if (!res.node) {
+      if (this.mc) { this._closeNode(); this._closePCs(); } // the live moved here
+      return this._joined(res, subReady || this._expectSub(), true);
+    }
+    if (subReady) subReady(); // no offers come on this connection
+    const sub = await this.client._send("sub", after === undefined ? { room: this.room } : { room: this.room, after });
+    await this._openNode(res.node);
+    return sub;
+  }
+
+  // _openNode opens (or keeps) the media connection to url, the node's Hub
+  // WebSocket URL, with the same token, and joins the live there. Its
+  // subscription's start runs live.join again whenever it reconnects.
+  async _openNode(url) {
+    url = absoluteWS(url);
+    if (this.mc && this.mcURL === url) return this.mcSub.ready;
+    this._closeNode();
+    this._closePCs();
+    const mc = (this.mc = new Client({ url, token: this.client.token, maxBackoffMs: this.client.maxBackoff }));
+    this.mcURL = url;
+    this._unpushMC = this._hookPushes(mc);
+    this.mcSub = mc.subscribe(this.room, () => {}, { // the events come on the first connection
+      start: async () => {
+        this._closePCs();
+        const subReady = this._expectSub();
+        let res;
+        try {
+          res = await mc.call("live.join", { live: this.id });
+        } catch (e) {
+          subReady();
+          throw e;
+        }
+        if (res.node) throw new QunError({ code: "conflict", msg: "the live moved to " + res.node });
+        return this._joined(res, subReady, true);
+      },
+      onEnd: (err) => { if (this.mc === mc) { this._closePCs(); this._closeNode(); this._emit("error", err); } },
+    });
+    mc.connect().catch(() => {}); // it retries by itself; ready resolves once it joined
+    return this.mcSub.ready;
+  }
+
+  _closeNode() {
+    if (!this.mc) return;
+    const mc = this.mc;
+    this.mc = this.mcSub = this.mcURL = null;
+    this._unpushMC.forEach((f) => f());
+    this._unpushMC = [];
+    mc.close();
+  }
+
+  // _expectSub makes offers wait for the viewer connection that live.join's
+  // reply creates; it returns the function that lets them through.
+  _expectSub() {
+    let ready;
+    this.subReady = new Promise((r) => (ready = r));
+    return ready;
+  }
+
+  // _joined sets up the viewer connection after live.join answered res.
+  _joined(res, subReady, republish) {
     this.iceServers = res.ice_servers || [];
     this.info = res;
     this.tracks = new Map((res.tracks || []).map((t) => [t.id, t]));
@@ -582,13 +667,39 @@ export class Live extends Emitter {
       this._emitTracks();
     };
     pc.onconnectionstatechange = () => {
-      if (pc.connectionState === "failed" && this.pcs.sub === pc) this.client.call("live.restart", { live: this.id }).catch(() => {});
+      if (pc.connectionState === "failed" && this.pcs.sub === pc) this._call("live.restart", { live: this.id }).catch(() => {});
     };
     subReady();
     this._emit("info", this.info);
     this._emitTracks();
-    if (this.publishing) this._republish().catch((e) => this._emit("error", e));
+    if (republish && this.publishing) this._republish().catch((e) => this._emit("error", e));
     return res;
+  }
+
+  // _onFailed: the server gave up a peer connection whose ICE or DTLS
+  // failed while the WebSocket stayed up ("live.failed"). Start over with a
+  // new one: publish the same tracks again, or join again for a new viewer
+  // connection.
+  _onFailed(kind) {
+    this._emit("reconnecting", kind);
+    const old = this.pcs[kind];
+    this.pcs[kind] = null;
+    this.early[kind] = [];
+    if (old) old.close();
+    if (kind === "pub") {
+      this.screenSender = null;
+      if (!this.publishing) return;
+      this._republish().then(() => this._emit("reconnected", kind), (e) => this._emit("error", e));
+      return;
+    }
+    this.streams.clear();
+    this._emitTracks();
+    const subReady = this._expectSub();
+    this._call("live.join", { live: this.id }).then((res) => {
+      this._joined(res, subReady, false);
+      if (this.layerCap !== "high") this._call("live.layer", { live: this.id, layer: this.layerCap }).catch(() => {});
+      this._emit("reconnected", kind);
+    }).catch((e) => { subReady(); this._emit("error", e); });
   }
 
   // _nudge works around a viewer that never gets a first keyframe (the
@@ -605,7 +716,7 @@ export class Live extends Emitter {
       if (decoded > 0 || tries++ >= 8) return;
       const t = this.tracks.get(id);
       if (!t || t.muted || this.off.get(t.user + "/" + t.source)) { setTimeout(check, 2000); return; }
-      this.client.call("live.layer", { live: this.id, track: id, layer: this.layerCap }).catch(() => {});
+      this._call("live.layer", { live: this.id, track: id, layer: this.layerCap }).catch(() => {});
       setTimeout(check, 1500);
     };
     setTimeout(check, 1500);
@@ -620,7 +731,7 @@ export class Live extends Emitter {
       this._flush("sub");
       const a = await pc.createAnswer();
       await pc.setLocalDescription(a);
-      await this.client.call("live.answer", { live: this.id, sdp: a.sdp });
+      await this._call("live.answer", { live: this.id, sdp: a.sdp });
     }).catch((e) => this._emit("error", e));
   }
 
@@ -639,7 +750,7 @@ export class Live extends Emitter {
 
   _trickle(pc, kind) {
     pc.onicecandidate = (e) => {
-      if (e.candidate) this.client.call("live.candidate", { live: this.id, pc: kind, candidate: e.candidate.toJSON() }).catch(() => {});
+      if (e.candidate) this._call("live.candidate", { live: this.id, pc: kind, candidate: e.candidate.toJSON() }).catch(() => {});
     };
   }
 
@@ -682,7 +793,7 @@ export class Live extends Emitter {
         this._emitTracks();
         break;
       case "live.kicked":
-        if (d.user === this.me) { this._closePCs(); this._stopPublishing(); this._emit("kicked"); }
+        if (d.user === this.me) { this._closePCs(); this._stopPublishing(); this._closeNode(); this._emit("kicked"); }
         break;
       case "live.paused": info.state = "paused"; break;
       case "live.resumed": case "live.started": info.state = "live"; break;
@@ -690,6 +801,7 @@ export class Live extends Emitter {
         info.state = "ended";
         this._stopPublishing();
         this._closePCs();
+        this._closeNode();
         this._emit("ended");
         break;
     }
@@ -754,7 +866,7 @@ export class Live extends Emitter {
     }
     const offer = await pc.createOffer(restart ? { iceRestart: true } : undefined);
     await pc.setLocalDescription(offer);
-    const ans = await this.client.call("live.offer", { live: this.id, sdp: offer.sdp, sources: this.sources });
+    const ans = await this._call("live.offer", { live: this.id, sdp: offer.sdp, sources: this.sources });
     await pc.setRemoteDescription({ type: "answer", sdp: ans.sdp });
     this._flush("pub");
   }
@@ -778,7 +890,7 @@ export class Live extends Emitter {
     track.onended = () => { if (this.screen === stream) this.stopScreen().catch(() => {}); };
     if (this.screenSender) {
       await this.screenSender.replaceTrack(track);
-      await this.client.call("live.media", { live: this.id, source: "screen", on: true });
+      await this._call("live.media", { live: this.id, source: "screen", on: true });
     } else {
       await this._offer([[track, "screen", stream]]);
     }
@@ -791,13 +903,13 @@ export class Live extends Emitter {
     this.screen.getTracks().forEach((t) => t.stop());
     this.screen = null;
     if (this.screenSender) await this.screenSender.replaceTrack(null);
-    await this.client.call("live.media", { live: this.id, source: "screen", on: false }).catch(() => {});
+    await this._call("live.media", { live: this.id, source: "screen", on: false }).catch(() => {});
   }
 
   /** setMedia turns the camera ("camera") or microphone ("microphone") on or off. */
   async setMedia(source, on) {
     if (this.local) for (const t of this.local.getTracks()) if ((t.kind === "audio") === (source === "microphone")) t.enabled = on;
-    await this.client.call("live.media", { live: this.id, source, on });
+    await this._call("live.media", { live: this.id, source, on });
   }
 
   _stopPublishing() {
@@ -825,23 +937,23 @@ export class Live extends Emitter {
     return out;
   }
 
-  requestStage() { return this.client.call("live.stage.request", { live: this.id }); }
-  cancelStage() { return this.client.call("live.stage.cancel", { live: this.id }); }
-  acceptStage(user) { return this.client.call("live.stage.accept", { live: this.id, user }); }
-  rejectStage(user) { return this.client.call("live.stage.reject", { live: this.id, user }); }
+  requestStage() { return this._call("live.stage.request", { live: this.id }); }
+  cancelStage() { return this._call("live.stage.cancel", { live: this.id }); }
+  acceptStage(user) { return this._call("live.stage.accept", { live: this.id, user }); }
+  rejectStage(user) { return this._call("live.stage.reject", { live: this.id, user }); }
   /** removeStage demotes a co-host (or yourself, to step down). */
-  removeStage(user = this.me) { return this.client.call("live.stage.remove", { live: this.id, user }); }
-  mute(user, source, muted = true) { return this.client.call("live.stage.mute", { live: this.id, user, source, muted }); }
-  kick(user) { return this.client.call("live.kick", { live: this.id, user }); }
-  like(count = 1) { return this.client.call("live.like", { live: this.id, count }); }
+  removeStage(user = this.me) { return this._call("live.stage.remove", { live: this.id, user }); }
+  mute(user, source, muted = true) { return this._call("live.stage.mute", { live: this.id, user, source, muted }); }
+  kick(user) { return this._call("live.kick", { live: this.id, user }); }
+  like(count = 1) { return this._call("live.like", { live: this.id, count }); }
   /** layer caps the simulcast layer received ("low", "mid", "high"), for one track or all. */
   layer(layer, track) {
     if (!track) this.layerCap = layer;
-    return this.client.call("live.layer", track ? { live: this.id, layer, track } : { live: this.id, layer });
+    return this._call("live.layer", track ? { live: this.id, layer, track } : { live: this.id, layer });
   }
-  pause() { return this.client.call("live.pause", { live: this.id }); }
-  resume() { return this.client.call("live.resume", { live: this.id }); }
-  end() { return this.client.call("live.end", { live: this.id }); }
+  pause() { return this._call("live.pause", { live: this.id }); }
+  resume() { return this._call("live.resume", { live: this.id }); }
+  end() { return this._call("live.end", { live: this.id }); }
   share(group) { return this.client.call("live.share", { live: this.id, group }); }
   /** remind asks to be reminded (or not) when a scheduled live starts; reminders arrive in the inbox as live.reminder. */
   remind(on = true) { return this.client.call("live.remind", { live: this.id, on }); }
@@ -856,7 +968,8 @@ export class Live extends Emitter {
     if (this.sub) {
       const sub = this.sub;
       this.sub = null;
-      await this.client.call("live.leave", { live: this.id }).catch(() => {});
+      await this._call("live.leave", { live: this.id }).catch(() => {});
+      this._closeNode();
       await sub.unsubscribe();
     }
   }
