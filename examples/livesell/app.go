@@ -42,7 +42,6 @@ type app struct {
 	*demo.Stack
 	shop    *shop.Service
 	cashier *cashier
-	packets *packets
 	shopID  shop.ShopID
 	handler http.Handler
 }
@@ -67,12 +66,11 @@ func (a *app) wire() error {
 		return err
 	}
 	a.cashier = newCashier()
-	a.packets = &packets{byRoom: map[qun.RoomRef][]shop.RedPacketID{}}
 	if a.shop, err = shop.New(shop.Config{
 		Hub: a.Hub, DB: a.DB, Logger: a.Logger,
 		Checkout:    a.cashier.checkout, // qun never takes the money: the vendor's cashier does
 		ShareSecret: shareKey,
-		Reward:      a.packets.reward, // points/member rewards would go here; the demo lists red packets
+		// Reward would credit points or membership levels; the demo has none.
 	}); err != nil {
 		return err
 	}
@@ -84,7 +82,6 @@ func (a *app) wire() error {
 	pages, _ := fs.Sub(web, "web")
 	a.Mux.HandleFunc("GET /api/shop", a.serveShop)
 	a.Mux.Handle("/api/pay/", a.cashier.handler(a.Tokens))
-	a.Mux.HandleFunc("GET /api/redpackets", a.packets.serve(a.Tokens))
 	a.Mux.Handle("/", http.FileServer(http.FS(pages)))
 	a.handler = a.Mux
 	return nil

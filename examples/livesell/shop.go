@@ -55,49 +55,6 @@ func (a *app) seed(ctx context.Context) error {
 	return nil
 }
 
-// packets remembers the paid red packets of each live room, newest last,
-// so that a viewer who arrives later can still grab them: the shop lists a
-// room's coupons but not its red packets. The Reward hook tells of every
-// paid one. Kept in memory (a demo): a restart forgets them.
-type packets struct {
-	mu     sync.Mutex
-	byRoom map[qun.RoomRef][]shop.RedPacketID
-}
-
-const packetsPerRoom = 20
-
-func (p *packets) reward(_ context.Context, r shop.Reward) error {
-	if r.Kind != "red_packet" {
-		return nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	ref := qun.RoomRef{Tenant: r.Tenant, Room: r.Room}
-	l := append(p.byRoom[ref], shop.RedPacketID(r.Ref))
-	if len(l) > packetsPerRoom {
-		l = l[len(l)-packetsPerRoom:]
-	}
-	p.byRoom[ref] = l
-	return nil
-}
-
-// serve answers GET /api/redpackets?room=live:… with the room's recent red
-// packet ids; the page reads each with shop.redpacket, which checks access.
-func (p *packets) serve(auth qun.Authenticator) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		id, err := auth.Authenticate(r.Context(), tok)
-		if err != nil {
-			qun.WriteError(w, qun.Errorf(qun.CodeUnauthenticated, "a bearer token is required"))
-			return
-		}
-		p.mu.Lock()
-		ids := append([]shop.RedPacketID{}, p.byRoom[qun.RoomRef{Tenant: id.Tenant, Room: qun.RoomID(r.URL.Query().Get("room"))}]...)
-		p.mu.Unlock()
-		writeJSON(w, map[string]any{"packets": ids})
-	}
-}
-
 // serveShop tells the host's page which shop to open in a live.
 func (a *app) serveShop(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"shop": a.shopID})

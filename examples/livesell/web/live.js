@@ -294,15 +294,11 @@ function packetBanner(p, mine) {
   $("perks").prepend(el);
 }
 
-// Red packets sent before this viewer came, still there to grab.
+// Red packets sent before this viewer came, still there to grab (paid, not
+// expired, shares left), with the viewer's own share if already grabbed.
 async function loadPackets() {
-  const { packets } = await (await qun.fetch(`/api/redpackets?room=${encodeURIComponent(live.room)}`)).json();
-  for (const id of packets) {
-    const { packet, claims } = await shop.redPacket(id).catch(() => ({}));
-    if (!packet || packet.status !== "active" || packet.expires_at < Date.now()) continue;
-    const mine = claims.find((c) => c.user === me.user);
-    if (packet.remaining > 0 || mine) packetBanner(packet, mine);
-  }
+  const { packets } = await qun.call("shop.redpackets", { room: live.room });
+  for (const p of packets) packetBanner(p, p.my_claim);
 }
 shop.on("redpacket.claimed", (c) => {
   if (room.comments) room.comments.note(`🧧 ${esc(c.name || nameOf(c.user))} 抢到了 got ${formatMoney(c.amount)}`);
