@@ -26,8 +26,15 @@ type liveNode struct {
 // liveNodes starts n nodes with live on the shared PostgreSQL store, each
 // placing lives through a Registry whose address is the node's own URL.
 func liveNodes(t *testing.T, n int) (*clustertest.Cluster, []*liveNode) {
+	return liveNodesWith(t, clustertest.Options{Nodes: n})
+}
+
+// liveNodesWith is liveNodes with o's Hub config and o.Setup (run after
+// live's) on every node.
+func liveNodesWith(t *testing.T, o clustertest.Options) (*clustertest.Cluster, []*liveNode) {
 	var lns []*liveNode
-	c := clustertest.New(t, clustertest.Options{Nodes: n, Setup: func(nd *clustertest.Node) {
+	more := o.Setup
+	o.Setup = func(nd *clustertest.Node) {
 		ctx := context.Background()
 		nd.Hub.RegisterRooms("g", qun.RoomAccessFunc(func(context.Context, *qun.Identity, qun.RoomID) (qun.Role, error) {
 			return qun.RoleMember, nil
@@ -51,7 +58,11 @@ func liveNodes(t *testing.T, n int) (*clustertest.Cluster, []*liveNode) {
 		}
 		t.Cleanup(func() { svc.Close() })
 		lns = append(lns, &liveNode{svc: svc, reg: reg, regPool: pool})
-	}})
+		if more != nil {
+			more(nd)
+		}
+	}
+	c := clustertest.New(t, o)
 	return c, lns
 }
 
