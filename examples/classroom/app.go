@@ -41,17 +41,18 @@ type config struct {
 }
 
 // app is the school's server: the shared qun stack (chat, live, replay),
-// the whiteboard, the Q&A ops it adds itself, and the pages.
+// the whiteboard, live's Q&A reviewed by chat's keyword filter, and the pages.
 type app struct {
 	*demo.Stack
 	wb      *whiteboard.Service
-	qa      *qaService
 	handler http.Handler
 }
 
 func newApp(cfg config) (*app, error) {
 	st, err := demo.OpenStack(demo.StackConfig{DataDir: cfg.DataDir, BaseURL: cfg.BaseURL, Tenant: tenant, Users: users,
-		Network: cfg.Network, Logger: cfg.Logger, InvitePage: "/class.html"})
+		Network: cfg.Network, Logger: cfg.Logger, InvitePage: "/class.html",
+		// Q&A is live's (live.qa.*); the school reviews it with chat's keyword filter.
+		LiveReview: chatReview(chat.NewKeywordReviewer(chat.KeywordConfig{}))})
 	if err != nil {
 		return nil, err
 	}
@@ -74,9 +75,6 @@ func (a *app) wire() error {
 		return err
 	}
 	a.OnClose(a.wb.Close)
-	if a.qa, err = newQA(a.Hub, a.DB); err != nil {
-		return err
-	}
 	if err := a.seed(context.Background()); err != nil {
 		return err
 	}

@@ -153,10 +153,10 @@ $("show-board").onclick = () => showView("board");
 $("show-screen").onclick = () => showView("screen");
 
 function onLiveEvent(ev) {
-  if (ev.type.startsWith("qa.")) {
+  if (ev.type.startsWith("live.qa.")) {
     cls.questions.set(ev.d.id, ev.d);
     renderQuestions();
-    if (ev.type === "qa.asked" && cls.live.isHost && ev.actor !== me.user) toast(`新问题 New question: ${ev.d.text}`);
+    if (ev.type === "live.qa.asked" && cls.live.isHost && ev.actor !== me.user) toast(`新问题 New question: ${ev.d.text}`);
   }
   if (ev.type === "live.stage.requested" && cls.live.isHost) toast(`${names.get(ev.d.user) || ev.d.user} 举手了 raised a hand`);
 }
@@ -393,8 +393,13 @@ function askText(label) {
 // ---- Q&A ---------------------------------------------------------------------
 
 async function loadQuestions() {
-  const { questions } = await qun.call("qa.list", { live: cls.live.id });
-  cls.questions = new Map(questions.map((q) => [q.id, q]));
+  // Page through the live's questions (200 a call) until the last page.
+  cls.questions = new Map();
+  for (let after = 0, more = true; more;) {
+    const page = await qun.call("live.qa.list", { live: cls.live.id, after, limit: 200 });
+    for (const q of page.questions) { cls.questions.set(q.id, q); after = q.id; }
+    more = page.more;
+  }
   renderQuestions();
 }
 
@@ -410,7 +415,7 @@ function renderQuestions() {
     el.dataset.id = q.id;
     el.innerHTML = `<div class="muted">${esc(q.name)}${q.featured ? `<span class="badge">精选 Featured</span>` : ""}</div>
       <div class="q">❓ ${esc(q.text)}</div>
-      ${q.answer ? `<div class="a"><b>${esc(q.answered_by)}：</b>${esc(q.answer)}</div>` : ""}
+      ${q.answer ? `<div class="a"><b>${esc(q.answerer)}：</b>${esc(q.answer)}</div>` : ""}
       ${host ? `<div class="row" style="margin-top:6px">
         <form class="row grow answer-form"><input class="grow" maxlength="2000" placeholder="回答 Answer…"><button class="small primary">回答 Answer</button></form>
         <button class="small" data-act="feature">${q.featured ? "★ 取消精选 Unfeature" : "☆ 精选 Feature"}</button></div>` : ""}`;
@@ -418,9 +423,9 @@ function renderQuestions() {
       el.querySelector("form").onsubmit = (e) => {
         e.preventDefault();
         const text = e.target.querySelector("input").value.trim();
-        if (text) qun.call("qa.answer", { live: cls.live.id, id: q.id, text }).catch((err) => toast(err.message));
+        if (text) qun.call("live.qa.answer", { live: cls.live.id, id: q.id, text }).catch((err) => toast(err.message));
       };
-      el.querySelector("[data-act=feature]").onclick = () => qun.call("qa.feature", { live: cls.live.id, id: q.id, on: !q.featured }).catch((err) => toast(err.message));
+      el.querySelector("[data-act=feature]").onclick = () => qun.call(q.featured ? "live.qa.unfeature" : "live.qa.feature", { live: cls.live.id, id: q.id }).catch((err) => toast(err.message));
     }
     box.append(el);
   }
@@ -431,7 +436,7 @@ $("ask-form").onsubmit = async (e) => {
   const text = $("ask-text").value.trim();
   if (!text) return;
   try {
-    await qun.call("qa.ask", { live: cls.live.id, text });
+    await qun.call("live.qa.ask", { live: cls.live.id, text });
     $("ask-text").value = "";
   } catch (err) { toast(err.code === "rejected" ? `未通过审核 Not sent: ${err.message}` : err.message); }
 };

@@ -29,9 +29,9 @@ const line = (ev) => {
   const d = ev.d || {};
   switch (ev.type) {
     case "chat.message": return d.recalled ? null : `<b>${esc(d.name || ev.actor)}</b>：${esc(d.text || "")}`;
-    case "qa.asked": return `❓ <b>${esc(d.name)}</b>：${esc(d.text)}`;
-    case "qa.answered": return `💡 ${esc(d.answered_by)}：${esc(d.answer)}`;
-    case "qa.featured": return d.featured ? `★ 精选问答 Featured: ${esc(d.text)}` : null;
+    case "live.qa.asked": return `❓ <b>${esc(d.name)}</b>：${esc(d.text)}`;
+    case "live.qa.answered": return `💡 ${esc(d.answerer)}：${esc(d.answer)}`;
+    case "live.qa.featured": return `★ 精选问答 Featured: ${esc(d.text)}`;
     case "live.stage.accepted": return `🎙 ${esc(names.get(d.user) || d.user)} 上台发言 came on stage`;
     case "wb.page": return `📄 翻页 Page turned`;
     case "wb.pages.add": return `📎 添加了 ${d.pages.length} 页课件 added ${d.pages.length} page(s)`;
@@ -39,7 +39,7 @@ const line = (ev) => {
   return null;
 };
 const marker = (ev) => {
-  if (ev.type === "qa.featured" && ev.d.featured) return "★ " + ev.d.text.slice(0, 16);
+  if (ev.type === "live.qa.featured") return "★ " + ev.d.text.slice(0, 16);
   if (ev.type === "wb.pages.add") return "📎 课件 Courseware";
   return null;
 };

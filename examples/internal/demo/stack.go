@@ -89,6 +89,8 @@ type StackConfig struct {
 	Logger  *zap.Logger
 	// InvitePage is the page invitation links open, under BaseURL.
 	InvitePage string
+	// LiveReview reviews live's Q&A text (live.Config.Review); nil: none.
+	LiveReview live.ReviewFunc
 }
 
 // Stack is the part of a vendor server both example apps share: the Hub,
@@ -146,7 +148,7 @@ func (s *Stack) wire(cfg StackConfig) error {
 		return err
 	}
 	// Only the group's owner and admins (the host, the teacher) go live.
-	if s.Live, err = live.New(live.Config{Hub: hub, Store: liveStore, Logger: s.Logger, StartRole: qun.RoleModerator, Network: cfg.Network}); err != nil {
+	if s.Live, err = live.New(live.Config{Hub: hub, Store: liveStore, Logger: s.Logger, StartRole: qun.RoleModerator, Network: cfg.Network, Review: cfg.LiveReview}); err != nil {
 		return err
 	}
 	s.closers = append(s.closers, s.Live.Close)
