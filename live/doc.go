@@ -1,5 +1,6 @@
 // Package live is qun's group live streaming (FEATURES L1–L7): lives that
-// belong to groups, a stage of co-hosts, likes and speaker events, and an
+// belong to groups, a stage of co-hosts, likes and speaker events, Q&A
+// with featured answers (问答精选), and an
 // SFU on pion/webrtc v3 that forwards the publishers' media to every viewer.
 //
 // # Shape
@@ -20,6 +21,15 @@
 //     scheduled live are reminded through the Notifier hook and their
 //     inbox rooms when it starts. Records and reminders are in the Store
 //     (MemoryStore, SQLiteStore; conformance suite in livetest).
+//   - Q&A (Ask, AnswerQuestion, FeatureQuestion, Questions; ops
+//     "live.qa.*"): any viewer asks while the live is on air; the host and
+//     the home group's moderators answer and feature, also after the end.
+//     Co-hosts do not curate (in a class they are students on stage).
+//     Questions are in the Store, numbered per live from 1; every change is
+//     a durable "live.qa.*" event in the live's room, so it is on the
+//     replay's timeline. Text is bounded (500/2000 characters), questions
+//     per user by a token bucket and a cap per live, and Config.Review (a
+//     func, since live does not import chat) may mask or refuse the text.
 //
 // # Media
 //
