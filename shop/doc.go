@@ -24,9 +24,11 @@
 // replaces the current one: shop.explain.stop (reason "replaced") then
 // shop.explain.start, both durable room events, so viewers and the replay
 // timeline see the same sequence. Shelf changes, explanations, coupons,
-// tips and red packets are durable room events (hub.Publish); stock is
-// state rather than history, so stock changes are ephemeral shop.stock
-// events, coalesced to one per product per Config.StockInterval.
+// tips and red packets are durable room events (hub.Publish); a viewer
+// arriving later reads the red packets still open with OpenRedPackets
+// (shop.redpackets). Stock is state rather than history, so stock changes
+// are ephemeral shop.stock events, coalesced to one per product per
+// Config.StockInterval.
 //
 // # Orders and stock
 //
@@ -36,7 +38,11 @@
 // the store's single write transaction with a check that it stays ≥ 0 (and
 // a CHECK constraint), so it is never oversold. Once a product's stock is
 // zero, later buyers are refused from memory without a write, until the
-// next stock change. A payment that arrives after its order expired or was
+// next stock change. A shelf item (or its catalogue product) may carry a
+// purchase limit per user (限购, ShelfItem.PerUser): the user's reserved,
+// paid and shipped orders of the product are counted in the same write
+// transaction as the stock, so concurrent buys never exceed it, and a
+// cancelled or expired order frees its quantity. A payment that arrives after its order expired or was
 // cancelled answers CodeExpired and the vendor refunds it; a paid order
 // cannot expire, but the vendor may cancel it (a refund), which also
 // returns the stock.

@@ -101,12 +101,17 @@ func (s *Service) reserve(ctx context.Context, id *qun.Identity, in BuyInput, ke
 	// buyer: the shelf and the buyer's attribution.
 	var sh *Shelf
 	var attr *Attribution
+	limit := p.PerUser
 	err = s.view(ctx, func(tx Tx) (err error) {
 		if sh, err = tx.Shelf(id.Tenant, in.Room); err != nil {
 			return noShelf(err)
 		}
-		if sh.index(p.ID) < 0 || p.Shop != sh.Shop {
+		i := sh.index(p.ID)
+		if i < 0 || p.Shop != sh.Shop {
 			return qun.Errorf(qun.CodeNotFound, "the product is not on this shelf")
+		}
+		if sh.Items[i].PerUser > 0 {
+			limit = sh.Items[i].PerUser
 		}
 		if attr, err = tx.Attribution(id.Tenant, in.Room, id.User); qun.ErrorCode(err) == qun.CodeNotFound {
 			attr, err = nil, nil
@@ -138,6 +143,17 @@ func (s *Service) reserve(ctx context.Context, id *qun.Identity, in BuyInput, ke
 		if in.Claim != "" {
 			if err := s.applyClaim(tx, id, o, in.Claim, now); err != nil {
 				return err
+			}
+		}
+		if limit > 0 {
+			// Counted in the serialised write transaction: concurrent buys
+			// by one user see each other's reservations.
+			held, err := tx.CountBought(id.Tenant, p.ID, id.User)
+			if err != nil {
+				return err
+			}
+			if held+in.Qty > limit {
+				return qun.Errorf(qun.CodeExhausted, "at most %d per person (you have %d)", limit, held)
 			}
 		}
 		if _, err := tx.AddStock(id.Tenant, p.ID, -in.Qty); err != nil {

@@ -21,6 +21,9 @@ type RoomInput struct {
 type ShelfProductInput struct {
 	Room    qun.RoomID `json:"room" validate:"required,max=128"`
 	Product ProductID  `json:"product" validate:"required,max=64"`
+	// PerUser, for AddToShelf only, sets the item's purchase limit per
+	// user (ShelfItem.PerUser); zero keeps the product's.
+	PerUser int64 `json:"per_user,omitempty" validate:"min=0,max=100000000"`
 }
 
 // OpenShelfInput attaches a shop's shelf to a live room.
@@ -243,7 +246,11 @@ func (s *Service) AddToShelf(ctx context.Context, id *qun.Identity, in ShelfProd
 				return false, err
 			}
 		}
-		ev = itemEvent{Item: ShelfItem{Product: p.ID, Title: p.Title, Price: p.Price, Image: p.Image, Stock: qty}, Pos: len(sh.Items)}
+		limit := in.PerUser
+		if limit == 0 {
+			limit = p.PerUser
+		}
+		ev = itemEvent{Item: ShelfItem{Product: p.ID, Title: p.Title, Price: p.Price, Image: p.Image, Stock: qty, PerUser: limit}, Pos: len(sh.Items)}
 		sh.Items = append(sh.Items, ev.Item)
 		return true, s.emit(tx, id.Tenant, "shelf.item_added", shelfMsg(sh, "item", ev.Item))
 	}, func() {

@@ -58,6 +58,10 @@ type Product struct {
 	// goes on a shelf; from then on qun's stock ledger is authoritative and
 	// the vendor adjusts it with Service.SetStock.
 	Stock int64 `json:"stock" validate:"min=0,max=100000000"`
+	// PerUser, if not zero, is the most of this product one user may hold
+	// in live reservations and paid orders together (限购); see
+	// ShelfItem.PerUser.
+	PerUser int64 `json:"per_user,omitempty" validate:"min=0,max=100000000"`
 }
 
 // ShelfItem is a product on a shelf, with the catalogue details captured
@@ -68,6 +72,12 @@ type ShelfItem struct {
 	Price   Money     `json:"price"`
 	Image   string    `json:"image,omitempty"`
 	Stock   int64     `json:"stock"`
+	// PerUser is the purchase limit per user (限购) when buying from this
+	// shelf: the quantity of the product a user's reserved, paid and
+	// shipped orders may add up to, in any room of the tenant; cancelled
+	// and expired orders free theirs again. Zero: the product's PerUser
+	// applies (zero there too: no limit).
+	PerUser int64 `json:"per_user,omitempty"`
 }
 
 // Shelf is the product shelf (购物车) of a live room, owned by one shop.
@@ -145,7 +155,9 @@ type Coupon struct {
 	Shop     ShopID       `json:"shop"`
 	Title    string       `json:"title"`
 	Discount Money        `json:"discount"`
-	// MinSpend is the least order total the coupon applies to.
+	// MinSpend is the least order total the coupon applies to, before the
+	// discount: a plain amount in minor units (fen) of Discount's currency,
+	// not a Money.
 	MinSpend int64 `json:"min_spend"`
 	// Product, if set, limits the coupon to one product.
 	Product  ProductID  `json:"product,omitempty"`
