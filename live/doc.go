@@ -142,4 +142,12 @@
 //	BenchmarkForward-2       53.9 ns/op   0 B/op  0 allocs/op   (rewrite + history, one viewer)
 //	BenchmarkFanout200-2     15.1 µs/op   75 ns/viewer  0 allocs/op
 //	BenchmarkKeyframeVP8-2   3.4 ns/op
+//
+// Q&A is not on the media path; storing a question on SQLite (count,
+// number and insert in one transaction, synchronous=FULL) is bound by the
+// commit's fsync:
+//
+//	go test -run XXX -bench SQLiteAddQuestion -benchtime 2s ./live/
+//
+//	BenchmarkSQLiteAddQuestion-2   0.97 ms/op   3143 B/op   77 allocs/op
 package live

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -154,4 +155,29 @@ func TestQAPerUserCap(t *testing.T) {
 		qtest.Call(t, hostC, "live.qa.ask", map[string]any{"live": info.ID, "text": "q"}, nil)
 	}
 	qtest.CallErr(t, hostC, "live.qa.ask", map[string]any{"live": info.ID, "text": "q"}, qun.CodeExhausted)
+}
+
+// BenchmarkSQLiteAddQuestion measures storing a question (count, number,
+// insert in one transaction) with 1,000 questions already in the live.
+func BenchmarkSQLiteAddQuestion(b *testing.B) {
+	ctx := context.Background()
+	s, err := live.NewSQLiteStore(ctx, qtest.SQLite(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ask := func(i int) {
+		q := &live.Question{Tenant: "t1", Live: "a", User: qun.UserID("u" + strconv.Itoa(i%100)), Text: "What is a channel?"}
+		if err := s.AddQuestion(ctx, q, 1<<30); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range 1000 {
+		ask(i)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		ask(i)
+		i++
+	}
 }
