@@ -662,7 +662,6 @@ export class Live extends Emitter {
       const stream = e.streams[0];
       if (!stream) return;
       this.streams.set(stream.id, stream);
-      if (e.track.kind === "video") this._nudge(pc, e.track, stream.id);
       stream.onremovetrack = () => { if (!stream.getTracks().length) { this.streams.delete(stream.id); this._emitTracks(); } };
       this._emitTracks();
     };
@@ -700,26 +699,6 @@ export class Live extends Emitter {
       if (this.layerCap !== "high") this._call("live.layer", { live: this.id, layer: this.layerCap }).catch(() => {});
       this._emit("reconnected", kind);
     }).catch((e) => { subReady(); this._emit("error", e); });
-  }
-
-  // _nudge works around a viewer that never gets a first keyframe (the
-  // server's keyframe request can be throttled away when the track is new,
-  // and nothing asks again until the viewer sends RTCP for it, which it does
-  // not before the first packet): if no frame was decoded after a while,
-  // restating the layer cap makes the server ask the publisher again.
-  _nudge(pc, track, id) {
-    let tries = 0;
-    const check = async () => {
-      if (this.pcs.sub !== pc || track.readyState === "ended" || !this.tracks.has(id)) return;
-      let decoded = 0;
-      try { (await pc.getStats(track)).forEach((r) => { if (r.type === "inbound-rtp") decoded = r.framesDecoded || 0; }); } catch { return; }
-      if (decoded > 0 || tries++ >= 8) return;
-      const t = this.tracks.get(id);
-      if (!t || t.muted || this.off.get(t.user + "/" + t.source)) { setTimeout(check, 2000); return; }
-      this._call("live.layer", { live: this.id, track: id, layer: this.layerCap }).catch(() => {});
-      setTimeout(check, 1500);
-    };
-    setTimeout(check, 1500);
   }
 
   _onOffer(d) {
