@@ -496,13 +496,17 @@ export class Chat extends Emitter {
 
 /**
  * Live is one live stream: its room, the media it receives and the media
- * this client publishes. Signalling rides on the Client's socket: the server
- * offers on the viewer connection, the client offers on the publishing one.
+ * this client publishes. Signalling rides on the Client's socket (or, when
+ * live.join answers {node}, on a second Client to that node, this.mc): the
+ * server offers on the viewer connection, the client offers on the
+ * publishing one.
  *
  * Events: "info" (viewers, likes, stage, requests, state changed), "tracks"
  * (the list of received tracks: [{id,user,source,kind,muted,off,stream}]),
  * "event" (every room event), "stage" (true/false: this user went on or off
- * the stage), "ended", "kicked", "error" (a media failure).
+ * the stage), "ended", "kicked", "reconnecting" / "reconnected" ("pub" or
+ * "sub": the server gave up a failed peer connection and a new one is being
+ * set up), "error" (a media failure).
  */
 export class Live extends Emitter {
   /** start starts a live in a group (live.start) and returns it, not yet joined. */
