@@ -7,7 +7,7 @@ import (
 
 	"github.com/qunkit/qun/postgres"
 	"github.com/qunkit/qun/postgres/pgtest"
-	"github.com/qunkit/qun/shop"
+	"github.com/qunkit/qun/shop/shoptest"
 )
 
 // A database at the first shop schema keeps its red packets and orders
@@ -37,16 +37,5 @@ func TestShopStoreUpgradeBackfills(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	err = s.View(ctx, func(tx shop.Tx) error {
-		if ps, err := tx.OpenRedPackets("t1", "live:1", 50, 10); err != nil || len(ps) != 1 {
-			t.Errorf("open packets after upgrade: %v %v", ps, err)
-		}
-		if n, err := tx.CountBought("t1", "p1", "bob"); n != 3 || err != nil {
-			t.Errorf("bought after upgrade: %d %v", n, err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	shoptest.CheckBackfilled(t, s)
 }

@@ -43,17 +43,5 @@ func TestSQLiteStoreUpgradeBackfills(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	err = s.View(ctx, func(tx shop.Tx) error {
-		ps, err := tx.OpenRedPackets("t1", "live:1", 50, 10)
-		if err != nil || len(ps) != 1 {
-			t.Errorf("open packets after upgrade: %v %v", ps, err)
-		}
-		if n, err := tx.CountBought("t1", "p1", "bob"); n != 3 || err != nil {
-			t.Errorf("bought after upgrade: %d %v", n, err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	shoptest.CheckBackfilled(t, s)
 }

@@ -804,3 +804,20 @@ func closed(t *testing.T, s shop.Store) {
 		t.Fatal("update after close succeeded")
 	}
 }
+
+// CheckBackfilled checks a store opened on a database that an older schema
+// wrote, holding red packet "rp1" (tenant t1, room live:1, active, expiring
+// at 100) and order "o1" (tenant t1, paid, bob bought 3 of p1) as that
+// schema stored them: the queries added since must find them.
+func CheckBackfilled(t *testing.T, s shop.Store) {
+	t.Helper()
+	view(t, s, func(tx shop.Tx) error {
+		if ps, err := tx.OpenRedPackets("t1", "live:1", 50, 10); err != nil || len(ps) != 1 || ps[0].ID != "rp1" {
+			t.Errorf("open packets after upgrade: %v %v", ps, err)
+		}
+		if n, err := tx.CountBought("t1", "p1", "bob"); n != 3 || err != nil {
+			t.Errorf("bought after upgrade: %d %v", n, err)
+		}
+		return nil
+	})
+}
