@@ -68,6 +68,10 @@ func (d *deliverer) wake() {
 func (d *deliverer) run() {
 	defer d.s.wg.Done()
 	defer d.senders.Wait()
+	// However the loop stops, the claims it queued but did not attempt go
+	// back (an early return that skipped this left them leased for three
+	// webhook timeouts after a restart).
+	defer d.release()
 	ctx := d.s.ctx
 	cfg := &d.s.cfg.Webhooks
 	timer := time.NewTimer(0)
@@ -75,7 +79,6 @@ func (d *deliverer) run() {
 	for {
 		select {
 		case <-ctx.Done():
-			d.release()
 			return
 		case <-d.kick:
 		case <-timer.C:
