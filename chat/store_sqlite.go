@@ -15,11 +15,11 @@ import (
 // NewSQLiteStore returns the embedded Store on db (opened with
 // sqlite.Open), creating its tables (prefixed chat_) if needed. Every
 // table's key starts with the tenant.
-func NewSQLiteStore(db *sql.DB) (Store, error) {
+func NewSQLiteStore(db *sql.DB) (*SQLiteStore, error) {
 	if err := sqlmigrate.Apply(context.Background(), db, "chat.store", migrations); err != nil {
 		return nil, err
 	}
-	return &sqliteStore{db: db}, nil
+	return &SQLiteStore{db: db}, nil
 }
 
 var migrations = []string{`
@@ -95,9 +95,13 @@ CREATE TABLE chat_votes (tenant TEXT NOT NULL, poll TEXT NOT NULL, user TEXT NOT
 	PRIMARY KEY (tenant, poll, user)) WITHOUT ROWID;
 `}
 
-type sqliteStore struct{ db *sql.DB }
+// SQLiteStore is the embedded Store on a database opened with sqlite.Open.
+// Its methods are the Store interface's; chat.New takes it as Config.Store.
+type SQLiteStore struct{ db *sql.DB }
 
-func (s *sqliteStore) Update(ctx context.Context, tenant qun.TenantID, fn func(Tx) error) error {
+var _ Store = (*SQLiteStore)(nil)
+
+func (s *SQLiteStore) Update(ctx context.Context, tenant qun.TenantID, fn func(Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("chat: begin: %w", err)
@@ -113,11 +117,11 @@ func (s *sqliteStore) Update(ctx context.Context, tenant qun.TenantID, fn func(T
 }
 
 // View reads outside a transaction: WAL readers never wait for writers.
-func (s *sqliteStore) View(ctx context.Context, tenant qun.TenantID, fn func(Tx) error) error {
+func (s *SQLiteStore) View(ctx context.Context, tenant qun.TenantID, fn func(Tx) error) error {
 	return fn(&sqlTx{ctx: ctx, q: s.db, tenant: string(tenant), ro: true})
 }
 
-func (s *sqliteStore) Close() error { return nil }
+func (s *SQLiteStore) Close() error { return nil }
 
 type queryer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)

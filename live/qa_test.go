@@ -36,7 +36,7 @@ func question(t *testing.T, f qclient.Frame) live.Question {
 }
 
 func TestQA(t *testing.T) {
-	store, err := live.NewSQLiteStore(context.Background(), qtest.SQLite(t))
+	store, err := live.NewSQLiteStore(qtest.SQLite(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestQAPerUserCap(t *testing.T) {
 // insert in one transaction) with 1,000 questions already in the live.
 func BenchmarkSQLiteAddQuestion(b *testing.B) {
 	ctx := context.Background()
-	s, err := live.NewSQLiteStore(ctx, qtest.SQLite(b))
+	s, err := live.NewSQLiteStore(qtest.SQLite(b))
 	if err != nil {
 		b.Fatal(err)
 	}

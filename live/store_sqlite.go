@@ -36,8 +36,8 @@ var sqliteMigrations = []string{
 }
 
 // NewSQLiteStore applies the package's migrations to db and returns the store.
-func NewSQLiteStore(ctx context.Context, db *sql.DB) (*SQLiteStore, error) {
-	if err := sqlmigrate.Apply(ctx, db, "live.store", sqliteMigrations); err != nil {
+func NewSQLiteStore(db *sql.DB) (*SQLiteStore, error) {
+	if err := sqlmigrate.Apply(context.Background(), db, "live.store", sqliteMigrations); err != nil {
 		return nil, err
 	}
 	return &SQLiteStore{db: db}, nil

@@ -1,7 +1,6 @@
 package live_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/qunkit/qun/internal/qtest"
@@ -15,7 +14,7 @@ func TestMemoryStore(t *testing.T) {
 
 func TestSQLiteStore(t *testing.T) {
 	livetest.RunStoreTests(t, func(t *testing.T) live.Store {
-		s, err := live.NewSQLiteStore(context.Background(), qtest.SQLite(t))
+		s, err := live.NewSQLiteStore(qtest.SQLite(t))
 		if err != nil {
 			t.Fatal(err)
 		}

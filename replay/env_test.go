@@ -96,7 +96,7 @@ func newTestEnvAt(t testing.TB, db *sql.DB, dir string, tweak func(*Config)) *te
 
 func (te *testEnv) newService(t testing.TB, e *qtest.Env, tweak func(*Config)) *Service {
 	t.Helper()
-	store, err := NewSQLiteStore(context.Background(), te.db)
+	store, err := NewSQLiteStore(te.db)
 	if err != nil {
 		t.Fatal(err)
 	}

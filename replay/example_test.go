@@ -32,7 +32,7 @@ func Example() {
 	defer hub.Close()
 	ctx := context.Background()
 
-	store, _ := replay.NewSQLiteStore(ctx, db)
+	store, _ := replay.NewSQLiteStore(db)
 	storage, _ := replay.NewFSStorage(filepath.Join(dir, "media"))
 	svc, err := replay.New(replay.Config{Hub: hub, Lives: noLives{}, Store: store, Storage: storage, Authenticator: tokens})
 	if err != nil {

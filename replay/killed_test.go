@@ -197,7 +197,7 @@ func child(dir string) error {
 	if err != nil {
 		return err
 	}
-	store, err := NewSQLiteStore(context.Background(), db)
+	store, err := NewSQLiteStore(db)
 	if err != nil {
 		return err
 	}

@@ -219,7 +219,7 @@ func newLiveEnv(t *testing.T, tweak func(*Config)) *liveEnv {
 			t.Fatal(err)
 		}
 		le.live = ls
-		store, err := NewSQLiteStore(context.Background(), db)
+		store, err := NewSQLiteStore(db)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -42,8 +42,8 @@ type SQLiteStore struct {
 
 // NewSQLiteStore returns a Store in db (see package sqlite), creating its
 // tables (prefixed replay_) if needed.
-func NewSQLiteStore(ctx context.Context, db *sql.DB) (*SQLiteStore, error) {
-	if err := sqlmigrate.Apply(ctx, db, "replay.store", sqliteMigrations); err != nil {
+func NewSQLiteStore(db *sql.DB) (*SQLiteStore, error) {
+	if err := sqlmigrate.Apply(context.Background(), db, "replay.store", sqliteMigrations); err != nil {
 		return nil, err
 	}
 	return &SQLiteStore{db: db}, nil

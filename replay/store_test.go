@@ -1,7 +1,6 @@
 package replay_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/qunkit/qun/internal/qtest"
@@ -11,7 +10,7 @@ import (
 
 func TestSQLiteStore(t *testing.T) {
 	replaytest.RunStoreTests(t, func(t *testing.T) replay.Store {
-		s, err := replay.NewSQLiteStore(context.Background(), qtest.SQLite(t))
+		s, err := replay.NewSQLiteStore(qtest.SQLite(t))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,11 +13,11 @@ import (
 // NewSQLiteStore returns the embedded Store on db (opened with sqlite.Open).
 // Every write is one transaction (WAL, synchronous=FULL): a saved snapshot
 // or file survives a crash.
-func NewSQLiteStore(db *sql.DB) (Store, error) {
+func NewSQLiteStore(db *sql.DB) (*SQLiteStore, error) {
 	if err := sqlmigrate.Apply(context.Background(), db, "whiteboard.store", sqliteMigrations); err != nil {
 		return nil, err
 	}
-	return &sqliteStore{db: db}, nil
+	return &SQLiteStore{db: db}, nil
 }
 
 var sqliteMigrations = []string{`
@@ -58,9 +58,13 @@ CREATE TABLE whiteboard_files (
 	UNIQUE (tenant, board, id)
 );`}
 
-type sqliteStore struct{ db *sql.DB }
+// SQLiteStore is the embedded Store on a database opened with sqlite.Open.
+// Its methods are the Store interface's; whiteboard.New takes it as Config.Store.
+type SQLiteStore struct{ db *sql.DB }
 
-func (s *sqliteStore) CreateBoard(ctx context.Context, b *Board, maxPerRoom int) error {
+var _ Store = (*SQLiteStore)(nil)
+
+func (s *SQLiteStore) CreateBoard(ctx context.Context, b *Board, maxPerRoom int) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -90,7 +94,7 @@ func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
-func (s *sqliteStore) Board(ctx context.Context, tenant qun.TenantID, id BoardID) (*Board, error) {
+func (s *SQLiteStore) Board(ctx context.Context, tenant qun.TenantID, id BoardID) (*Board, error) {
 	b := &Board{Tenant: tenant, ID: id}
 	err := s.db.QueryRowContext(ctx, `SELECT room, title, created_by, created_at FROM whiteboard_boards WHERE tenant=? AND id=?`, tenant, id).
 		Scan(&b.Room, &b.Title, &b.CreatedBy, &b.CreatedAt)
@@ -105,7 +109,7 @@ func (s *sqliteStore) Board(ctx context.Context, tenant qun.TenantID, id BoardID
 
 var errNoBoard = qun.Errorf(qun.CodeNotFound, "no such board")
 
-func (s *sqliteStore) Boards(ctx context.Context, tenant qun.TenantID, room qun.RoomID) ([]*Board, error) {
+func (s *SQLiteStore) Boards(ctx context.Context, tenant qun.TenantID, room qun.RoomID) ([]*Board, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, title, created_by, created_at FROM whiteboard_boards WHERE tenant=? AND room=? ORDER BY created_at, id`, tenant, room)
 	if err != nil {
 		return nil, err
@@ -122,7 +126,7 @@ func (s *sqliteStore) Boards(ctx context.Context, tenant qun.TenantID, room qun.
 	return out, rows.Err()
 }
 
-func (s *sqliteStore) DeleteBoard(ctx context.Context, tenant qun.TenantID, id BoardID) error {
+func (s *SQLiteStore) DeleteBoard(ctx context.Context, tenant qun.TenantID, id BoardID) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -143,7 +147,7 @@ func (s *sqliteStore) DeleteBoard(ctx context.Context, tenant qun.TenantID, id B
 	return tx.Commit()
 }
 
-func (s *sqliteStore) SaveSnapshot(ctx context.Context, tenant qun.TenantID, board BoardID, snap *Snapshot) error {
+func (s *SQLiteStore) SaveSnapshot(ctx context.Context, tenant qun.TenantID, board BoardID, snap *Snapshot) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -162,7 +166,7 @@ func (s *sqliteStore) SaveSnapshot(ctx context.Context, tenant qun.TenantID, boa
 	return tx.Commit()
 }
 
-func (s *sqliteStore) LoadSnapshot(ctx context.Context, tenant qun.TenantID, board BoardID, at uint64) (*Snapshot, error) {
+func (s *SQLiteStore) LoadSnapshot(ctx context.Context, tenant qun.TenantID, board BoardID, at uint64) (*Snapshot, error) {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, err
@@ -203,7 +207,7 @@ func (s *sqliteStore) LoadSnapshot(ctx context.Context, tenant qun.TenantID, boa
 	return snap, rows.Err()
 }
 
-func (s *sqliteStore) PruneSnapshots(ctx context.Context, tenant qun.TenantID, board BoardID, keepFrom uint64) error {
+func (s *SQLiteStore) PruneSnapshots(ctx context.Context, tenant qun.TenantID, board BoardID, keepFrom uint64) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -232,7 +236,7 @@ func (s *sqliteStore) PruneSnapshots(ctx context.Context, tenant qun.TenantID, b
 	return tx.Commit()
 }
 
-func (s *sqliteStore) PutFiles(ctx context.Context, files []*File) error {
+func (s *SQLiteStore) PutFiles(ctx context.Context, files []*File) error {
 	if len(files) == 0 {
 		return nil
 	}
@@ -265,7 +269,7 @@ func (s *sqliteStore) PutFiles(ctx context.Context, files []*File) error {
 	return tx.Commit()
 }
 
-func (s *sqliteStore) File(ctx context.Context, tenant qun.TenantID, board BoardID, id string) (*File, error) {
+func (s *SQLiteStore) File(ctx context.Context, tenant qun.TenantID, board BoardID, id string) (*File, error) {
 	f := &File{Tenant: tenant, Board: board, ID: id}
 	err := s.db.QueryRowContext(ctx, `SELECT content_type, width, height, data, created_at FROM whiteboard_files WHERE tenant=? AND board=? AND id=?`,
 		tenant, board, id).Scan(&f.ContentType, &f.Width, &f.Height, &f.Data, &f.CreatedAt)

@@ -60,11 +60,11 @@ func newStack(t *testing.T, backend string) *stack {
 		t.Cleanup(func() { st.log.(io.Closer).Close() }) // after the Hub's shutdown: cleanups run last first
 		chatStore, err = chat.NewSQLiteStore(db)
 		check(t, err)
-		liveStore, err = live.NewSQLiteStore(ctx, db)
+		liveStore, err = live.NewSQLiteStore(db)
 		check(t, err)
 		boardStore, err = whiteboard.NewSQLiteStore(db)
 		check(t, err)
-		replayStore, err = replay.NewSQLiteStore(ctx, db)
+		replayStore, err = replay.NewSQLiteStore(db)
 		check(t, err)
 	case "postgres":
 		pool := pgtest.NewPool(t)

@@ -143,7 +143,7 @@ func (s *Stack) wire(cfg StackConfig) error {
 		return err
 	}
 	s.closers = append(s.closers, s.Chat.Close)
-	liveStore, err := live.NewSQLiteStore(ctx, s.DB)
+	liveStore, err := live.NewSQLiteStore(s.DB)
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (s *Stack) wire(cfg StackConfig) error {
 		return err
 	}
 	s.closers = append(s.closers, s.Live.Close)
-	replayStore, err := replay.NewSQLiteStore(ctx, s.DB)
+	replayStore, err := replay.NewSQLiteStore(s.DB)
 	if err != nil {
 		return err
 	}
