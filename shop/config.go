@@ -2,7 +2,6 @@ package shop
 
 import (
 	"context"
-	"database/sql"
 	"net/http"
 	"time"
 
@@ -14,13 +13,12 @@ import (
 type Config struct {
 	// Hub carries the shop's ops and room events. Required.
 	Hub *qun.Hub
-	// DB is the SQLite database (sqlite.Open) for the default Store and
-	// Catalog. Required unless both Store and Catalog are set.
-	DB *sql.DB
-	// Store keeps the shop's state. Nil means NewSQLiteStore(DB), which the
-	// Service closes on Close; a Store passed in is the caller's to close.
+	// Store keeps the shop's state: NewSQLiteStore, or an adapter such as
+	// postgres.NewShopStore. Required. It stays the caller's: close it after
+	// the Service.
 	Store Store
-	// Catalog supplies products. Nil means NewSQLiteCatalog(DB).
+	// Catalog supplies products: NewSQLiteCatalog, or the vendor's own.
+	// Required. Like Store, it is the caller's to close.
 	Catalog Catalog
 	// Checkout hands an order, tip or red packet to the vendor's payment.
 	// Nil means buying, tipping and sending red packets answer "unavailable".

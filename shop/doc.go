@@ -97,8 +97,24 @@
 // # Storage and durability
 //
 // Store is the persistence interface (shoptest.RunStoreTests is its
-// conformance suite); NewSQLiteStore is the embedded default on the shared
-// database from sqlite.Open. SQLite has one writer, so the store runs every
+// conformance suite); NewSQLiteStore is the embedded one on the shared
+// database from sqlite.Open, postgres.NewShopStore the clustered one.
+// Config.Store and Config.Catalog are both required, as Config.Store is in
+// chat, live, whiteboard and replay: the vendor makes them and closes them
+// after the Service,
+//
+//	store, err := shop.NewSQLiteStore(db)     // db from sqlite.Open
+//	catalog, err := shop.NewSQLiteCatalog(db) // or the vendor's own Catalog
+//	svc, err := shop.New(shop.Config{Hub: hub, Store: store, Catalog: catalog})
+//
+// There is no Config.DB shortcut that builds them inside New: a Service that
+// owned its store would close it in an order the vendor does not see, and
+// the vendor usually needs the catalogue itself (PutProduct) anyway.
+// NewSQLiteStore(db) has the shape of every package's embedded store
+// constructor (concrete type, no ctx, no options): its one tuning knob, the
+// batch bound (512 Updates per transaction), is fixed.
+//
+// SQLite has one writer, so the store runs every
 // Update through one goroutine that commits all waiting Updates in one
 // transaction (each in a savepoint, so one failure rolls back only its own
 // writes); every caller returns after that COMMIT, which is durable (WAL,
@@ -109,7 +125,7 @@
 // New registers the "shop.*" ops on the Hub and starts three goroutines:
 // the sweeper, the stock publisher and the webhook deliverer (plus at most
 // WebhookConfig.Concurrency attempt goroutines). Close stops and waits for
-// all of them, then closes the store and catalogue if New created them. All
+// all of them; the store and catalogue stay open (the caller's). All
 // methods are safe for concurrent use; changes to one room's shelf are
 // serialised so that its events are published in the order of the changes
 // (by an in-memory lock, or across nodes by Config.Locker).

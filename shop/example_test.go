@@ -41,9 +41,16 @@ func Example() {
 		return qun.RoleViewer, nil
 	}))
 
+	store, err := shop.NewSQLiteStore(db)
+	must(err)
+	defer store.Close() // after the Service (defers run last first)
+	catalog, err := shop.NewSQLiteCatalog(db)
+	must(err)
+	defer catalog.Close()
 	svc, err := shop.New(shop.Config{
-		Hub: hub,
-		DB:  db,
+		Hub:     hub,
+		Store:   store,
+		Catalog: catalog,
 		// The vendor's cashier: qun never takes the money itself.
 		Checkout: func(_ context.Context, req *shop.CheckoutRequest) (*shop.CheckoutResult, error) {
 			return &shop.CheckoutResult{PaymentRef: "prepay-" + req.ID, URL: "https://pay.vendor.example/" + req.ID}, nil
@@ -58,7 +65,7 @@ func Example() {
 	must(err)
 	_, err = svc.VerifyShop(ctx, "t1", sh.ID, true) // after the vendor's own checks
 	must(err)
-	must(svc.Catalog().(*shop.SQLiteCatalog).PutProduct(ctx, &shop.Product{
+	must(catalog.PutProduct(ctx, &shop.Product{
 		ID: "tea", Tenant: "t1", Shop: sh.ID, Title: "Longjing 250g", Price: shop.Money{Amount: 2800, Currency: shop.CNY}, Stock: 100}))
 	_, err = svc.OpenShelf(ctx, host, shop.OpenShelfInput{Room: "live:1", Shop: sh.ID})
 	must(err)

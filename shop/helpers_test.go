@@ -82,6 +82,7 @@ func (c *checkout) Checkout(_ context.Context, req *shop.CheckoutRequest) (*shop
 type env struct {
 	*qtest.Env
 	svc     *shop.Service
+	store   *shop.SQLiteStore
 	cat     *shop.SQLiteCatalog
 	db      *sql.DB
 	path    string
@@ -109,12 +110,23 @@ func openEnv(t testing.TB, path string, mod func(*shop.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	e := &env{db: db, path: path, clock: &clock{}, rooms: &rooms{hosts: map[qun.RoomRef]qun.UserID{}}, pay: &checkout{}, rewards: make(chan shop.Reward, 1000)}
+	store, err := shop.NewSQLiteStore(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() }) // after the Service's Close, registered later
+	cat, err := shop.NewSQLiteCatalog(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	e := &env{db: db, store: store, cat: cat, path: path, clock: &clock{}, rooms: &rooms{hosts: map[qun.RoomRef]qun.UserID{}}, pay: &checkout{}, rewards: make(chan shop.Reward, 1000)}
 	e.Env = qtest.NewEnv(t, qun.Config{OpsPerSecond: 1000, OpBurst: 1000}, func(q *qtest.Env) {
 		q.Hub.RegisterRooms("live", e.rooms)
 		cfg := shop.Config{
 			Hub:             q.Hub,
-			DB:              db,
+			Store:           store,
+			Catalog:         cat,
 			Checkout:        e.pay.Checkout,
 			Reward:          func(_ context.Context, r shop.Reward) error { e.rewards <- r; return nil },
 			Now:             e.clock.Now,
@@ -138,7 +150,6 @@ func openEnv(t testing.TB, path string, mod func(*shop.Config)) *env {
 		})
 		q.Mux.Handle("/shop/cb/", http.StripPrefix("/shop/cb", svc.CallbackHandler()))
 		e.svc = svc
-		e.cat = svc.Catalog().(*shop.SQLiteCatalog)
 	})
 	return e
 }

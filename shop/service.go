@@ -19,14 +19,12 @@ import (
 // coupons, orders, tips, red packets, share attribution, shipping and
 // webhooks. Create it with New; Close it before closing the database.
 type Service struct {
-	cfg      Config
-	hub      *qun.Hub
-	store    Store
-	ownStore bool
-	catalog  Catalog
-	ownCat   *SQLiteCatalog // closed by Close if the Service made it
-	log      *zap.Logger
-	share    []byte
+	cfg     Config
+	hub     *qun.Hub
+	store   Store
+	catalog Catalog
+	log     *zap.Logger
+	share   []byte
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -48,30 +46,16 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Hub == nil {
 		return nil, errors.New("shop: Config.Hub is required")
 	}
-	if cfg.DB == nil && (cfg.Store == nil || cfg.Catalog == nil) {
-		return nil, errors.New("shop: Config.DB is required unless Store and Catalog are both set")
+	if cfg.Store == nil {
+		return nil, errors.New("shop: Config.Store is required")
+	}
+	if cfg.Catalog == nil {
+		return nil, errors.New("shop: Config.Catalog is required")
 	}
 	cfg.setDefaults()
 	s := &Service{cfg: cfg, hub: cfg.Hub, store: cfg.Store, catalog: cfg.Catalog, log: cfg.Logger}
 	if s.log == nil {
 		s.log = cfg.Hub.Logger()
-	}
-	if s.catalog == nil {
-		c, err := NewSQLiteCatalog(cfg.DB)
-		if err != nil {
-			return nil, err
-		}
-		s.catalog, s.ownCat = c, c
-	}
-	if s.store == nil {
-		st, err := NewSQLiteStore(cfg.DB, SQLiteStoreConfig{})
-		if err != nil {
-			if s.ownCat != nil {
-				s.ownCat.Close()
-			}
-			return nil, err
-		}
-		s.store, s.ownStore = st, true
 	}
 	s.share = cfg.ShareSecret
 	if len(s.share) == 0 {
@@ -91,23 +75,18 @@ func New(cfg Config) (*Service, error) {
 }
 
 // Close stops the background work (in-flight webhook attempts are cancelled
-// and retried after a restart), waits for it, and closes the Store if the
-// Service opened it. Ops then answer "unavailable". Idempotent.
+// and retried after a restart) and waits for it. Ops then answer
+// "unavailable". The Store and Catalog stay open: they are the caller's, to
+// close after the Service. Idempotent; the error is always nil today (Close
+// has the io.Closer shape so that stacks can collect it with the others).
 func (s *Service) Close() error {
-	var err error
 	s.once.Do(func() {
 		s.closed.Store(true)
 		s.cancel()
 		s.wg.Wait()
 		s.cfg.Webhooks.Client.CloseIdleConnections()
-		if s.ownStore {
-			err = s.store.Close()
-		}
-		if s.ownCat != nil {
-			s.ownCat.Close()
-		}
 	})
-	return err
+	return nil
 }
 
 // Store returns the Service's store (for the vendor's reports and tests).

@@ -12,11 +12,10 @@ import (
 	"github.com/qunkit/qun/internal/sqlmigrate"
 )
 
-// SQLiteStoreConfig configures NewSQLiteStore.
-type SQLiteStoreConfig struct {
-	// MaxBatch bounds how many Updates share one transaction. Zero means 512.
-	MaxBatch int
-}
+// sqliteMaxBatch bounds how many Updates share one transaction: enough to
+// absorb a flash sale's burst (doc.go's figures were measured with it), small
+// enough that one batch's transaction stays short.
+const sqliteMaxBatch = 512
 
 // SQLiteStore is the embedded Store on a database opened with sqlite.Open.
 //
@@ -106,10 +105,7 @@ CREATE INDEX shop_orders_bought ON shop_orders (tenant, product, buyer) WHERE st
 
 // NewSQLiteStore creates the shop tables on db if needed and starts the
 // writer. Close stops it; db stays open.
-func NewSQLiteStore(db *sql.DB, cfg SQLiteStoreConfig) (*SQLiteStore, error) {
-	if cfg.MaxBatch <= 0 {
-		cfg.MaxBatch = 512
-	}
+func NewSQLiteStore(db *sql.DB) (*SQLiteStore, error) {
 	ctx := context.Background()
 	if err := sqlmigrate.Apply(ctx, db, "shop.store", sqliteMigrations); err != nil {
 		return nil, err
@@ -125,7 +121,7 @@ func NewSQLiteStore(db *sql.DB, cfg SQLiteStoreConfig) (*SQLiteStore, error) {
 		rstmt: map[string]*sql.Stmt{},
 	}
 	s.q = groupcommit.New(groupcommit.Config[func(Tx) error]{
-		MaxBatch:     cfg.MaxBatch,
+		MaxBatch:     sqliteMaxBatch,
 		ErrClosed:    qun.ErrClosed,
 		CloseTimeout: 30 * time.Second,
 		Commit:       s.run,

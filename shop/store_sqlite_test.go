@@ -13,7 +13,7 @@ import (
 
 func TestSQLiteStoreConformance(t *testing.T) {
 	shoptest.RunStoreTests(t, func(t *testing.T) shop.Store {
-		s, err := shop.NewSQLiteStore(qtest.SQLite(t), shop.SQLiteStoreConfig{})
+		s, err := shop.NewSQLiteStore(qtest.SQLite(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,7 +38,7 @@ func TestSQLiteStoreUpgradeBackfills(t *testing.T) {
 		VALUES ('t1','o1','paid',0,'live:1','',3,'','',0,?)`, o); err != nil {
 		t.Fatal(err)
 	}
-	s, err := shop.NewSQLiteStore(db, shop.SQLiteStoreConfig{})
+	s, err := shop.NewSQLiteStore(db)
 	if err != nil {
 		t.Fatal(err)
 	}

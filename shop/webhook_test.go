@@ -388,6 +388,9 @@ func TestWebhookRestartWithoutLoss(t *testing.T) {
 	if err := e1.svc.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if err := e1.store.Close(); err != nil { // the restart: no writer of e1 survives
+		t.Fatal(err)
+	}
 	if d := count(t, e1.db, `SELECT COUNT(*) FROM shop_deliveries WHERE state=0`); d != n {
 		t.Fatalf("%d pending after close; want %d", d, n)
 	}

@@ -41,6 +41,7 @@ type config struct {
 type app struct {
 	*demo.Stack
 	shop    *shop.Service
+	catalog *shop.SQLiteCatalog // the vendor's products (seeded at start)
 	cashier *cashier
 	shopID  shop.ShopID
 	handler http.Handler
@@ -66,8 +67,20 @@ func (a *app) wire() error {
 		return err
 	}
 	a.cashier = newCashier()
+	// The store and catalogue are the app's: closed after the shop
+	// (OnClose runs its closers last first).
+	store, err := shop.NewSQLiteStore(a.DB)
+	if err != nil {
+		return err
+	}
+	a.OnClose(store.Close)
+	a.catalog, err = shop.NewSQLiteCatalog(a.DB)
+	if err != nil {
+		return err
+	}
+	a.OnClose(a.catalog.Close)
 	if a.shop, err = shop.New(shop.Config{
-		Hub: a.Hub, DB: a.DB, Logger: a.Logger,
+		Hub: a.Hub, Store: store, Catalog: a.catalog, Logger: a.Logger,
 		Checkout:    a.cashier.checkout, // qun never takes the money: the vendor's cashier does
 		ShareSecret: shareKey,
 		// Reward would credit points or membership levels; the demo has none.

@@ -45,10 +45,9 @@ func (a *app) seed(ctx context.Context) error {
 		}
 	}
 	a.shopID = shop.ShopID(id)
-	cat := a.shop.Catalog().(*shop.SQLiteCatalog)
 	for _, p := range products {
 		p.Tenant, p.Shop = tenant, a.shopID
-		if err := cat.PutProduct(ctx, &p); err != nil {
+		if err := a.catalog.PutProduct(ctx, &p); err != nil {
 			return err
 		}
 	}

@@ -66,6 +66,10 @@ func newStack(t *testing.T, backend string) *stack {
 		check(t, err)
 		replayStore, err = replay.NewSQLiteStore(db)
 		check(t, err)
+		ss, err := shop.NewSQLiteStore(db)
+		check(t, err)
+		t.Cleanup(func() { ss.Close() })
+		shopStore = ss
 	case "postgres":
 		pool := pgtest.NewPool(t)
 		pl, err := postgres.NewLogStore(ctx, pool, postgres.LogStoreConfig{})
@@ -85,6 +89,9 @@ func newStack(t *testing.T, backend string) *stack {
 		replayStore, err = postgres.NewReplayStore(ctx, pool)
 		check(t, err)
 	}
+	catalog, err := shop.NewSQLiteCatalog(db) // the vendor's, on either backend
+	check(t, err)
+	t.Cleanup(func() { catalog.Close() })
 	st.Env = qtest.NewEnv(t, qun.Config{Log: st.log, OpsPerSecond: 10_000, OpBurst: 10_000}, func(e *qtest.Env) {
 		var err error
 		st.chat, err = chat.New(chat.Config{Hub: e.Hub, Store: chatStore, SendRate: 1000, SendBurst: 1000})
@@ -96,7 +103,7 @@ func newStack(t *testing.T, backend string) *stack {
 		st.wb, err = whiteboard.New(whiteboard.Config{Hub: e.Hub, Store: boardStore})
 		check(t, err)
 		t.Cleanup(func() { st.wb.Close() })
-		st.shop, err = shop.New(shop.Config{Hub: e.Hub, DB: db, Store: shopStore,
+		st.shop, err = shop.New(shop.Config{Hub: e.Hub, Store: shopStore, Catalog: catalog,
 			Checkout: func(context.Context, *shop.CheckoutRequest) (*shop.CheckoutResult, error) {
 				return &shop.CheckoutResult{Paid: true}, nil
 			},
