@@ -108,6 +108,11 @@ var opCases = map[string]string{
 	"live.media":         `{"live":"$L","source":"camera","on":false}`,
 	"live.kick":          `{"live":"$L","user":"$U"}`,
 	"live.like":          `{"live":"$L","count":1}`,
+	"live.qa.ask":        `{"live":"$L","text":"taken"}`,
+	"live.qa.answer":     `{"live":"$L","id":$Q,"text":"taken"}`,
+	"live.qa.feature":    `{"live":"$L","id":$Q}`,
+	"live.qa.unfeature":  `{"live":"$L","id":$Q}`,
+	"live.qa.list":       `{"live":"$L"}`,
 
 	// whiteboard
 	"wb.create":        `{"room":"$LR","title":"taken"}`,
@@ -154,6 +159,7 @@ var opCases = map[string]string{
 	"shop.redpacket.send":  `{"room":"$LR","total":{"amount":100,"currency":"CNY"},"count":1,"key":"ka"}`,
 	"shop.redpacket.claim": `{"packet":"$K","key":"ka"}`,
 	"shop.redpacket":       `{"packet":"$K"}`,
+	"shop.redpackets":      `{"room":"$LR"}`,
 	"shop.leaderboard":     `{"room":"$LR"}`,
 	"shop.share.link":      `{"room":"$LR"}`,
 	"shop.share.visit":     `{"room":"$LR","token":"$TOK"}`,
@@ -204,7 +210,7 @@ func scrub(s string, b, f bData) string {
 	sort.Slice(keys, func(i, j int) bool { return len(b[keys[i]]) > len(b[keys[j]]) }) // longest first: "live:x" before "x"
 	for _, k := range keys {
 		switch k {
-		case "$P", "$SEQ", "$RP", "$ITEM", "$ENDS":
+		case "$P", "$SEQ", "$RP", "$ITEM", "$ENDS", "$Q":
 			continue
 		}
 		s = strings.ReplaceAll(s, b[k], k)
@@ -225,7 +231,7 @@ func snapshot(t *testing.T, st *stack, d bData, rooms []qun.RoomRef) string {
 		{"chat.codes", `{"group":"$G"}`}, {"chat.chain.get", `{"group":"$G","chain":"$CH"}`},
 		{"chat.poll.get", `{"group":"$G","poll":"$PO"}`}, {"chat.reports", `{"group":"$G"}`}, {"chat.bans", `{"group":"$G"}`},
 		{"chat.announcements", `{"group":"$G"}`}, {"chat.audit", `{"group":"$G"}`},
-		{"live.get", `{"live":"$L"}`}, {"wb.open", `{"board":"$B"}`}, {"wb.list", `{"room":"$LR"}`},
+		{"live.get", `{"live":"$L"}`}, {"live.qa.list", `{"live":"$L"}`}, {"shop.redpackets", `{"room":"$LR"}`}, {"wb.open", `{"board":"$B"}`}, {"wb.list", `{"room":"$LR"}`},
 		{"shop.get", `{"shop":"$S"}`}, {"shop.shelf", `{"room":"$LR"}`}, {"shop.coupons", `{"room":"$LR"}`},
 		{"shop.order", `{"order":"$O"}`}, {"shop.redpacket", `{"packet":"$K"}`}, {"shop.leaderboard", `{"room":"$LR"}`},
 		{"shop.share.stats", `{"room":"$LR"}`}, {"replay.get", `{"id":"$R"}`}, {"replay.timeline", `{"id":"$R"}`},

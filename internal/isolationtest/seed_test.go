@@ -69,6 +69,9 @@ func seedB(t *testing.T, st *stack) (bData, []qun.RoomRef) {
 	get(host, "live.start", map[string]any{"group": g, "title": marker + " live"})
 	d["$L"], d["$LR"] = id.ID, "live:"+id.ID
 	lr := d["$LR"]
+	var q struct{ ID int64 }
+	call(t, fan, "live.qa.ask", map[string]any{"live": d["$L"], "text": marker + " question"}, &q)
+	d["$Q"] = fmt.Sprint(q.ID)
 
 	get(host, "wb.create", map[string]any{"room": lr, "title": marker + " board"})
 	d["$B"] = id.ID
@@ -123,7 +126,7 @@ func (d bData) fake() bData {
 	f := bData{}
 	for k, v := range d {
 		switch k {
-		case "$P", "$SEQ", "$RP", "$ITEM", "$ENDS":
+		case "$P", "$SEQ", "$RP", "$ITEM", "$ENDS", "$Q":
 			f[k] = v
 		case "$U":
 			f[k] = "nobody" + strings.ToLower(qun.NewID())
