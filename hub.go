@@ -245,11 +245,23 @@ func (h *Hub) Publish(ctx context.Context, ref RoomRef, d Draft) (*Event, error)
 		return nil, err
 	}
 	if err := h.cfg.Broker.Publish(ctx, ev); err != nil {
-		// The event is durable: subscribers get it when the next event in the
-		// room reveals the gap, or when they resume.
+		// The event is durable. This node's subscribers get it now; other
+		// nodes' when the room's next event reveals the gap, or on resume.
 		h.log.Warn("broker publish failed", zap.Stringer("room", ref), zap.Uint64("seq", ev.Seq), zap.Error(err))
+		h.deliverLocal(ev)
 	}
 	return ev, nil
+}
+
+// deliverLocal hands ev to this node's room, if it has one, as the broker
+// would have; the room drops it if the broker's copy arrives too.
+func (h *Hub) deliverLocal(ev *Event) {
+	h.roomsMu.Lock()
+	r := h.rooms[ev.Ref()]
+	h.roomsMu.Unlock()
+	if r != nil {
+		r.onEvent(ev)
+	}
 }
 
 // PublishEphemeral fans an event out without storing it (Seq 0): it is

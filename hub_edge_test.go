@@ -484,3 +484,21 @@ func TestSDKServed(t *testing.T) {
 		t.Fatalf("non-upgrade request: %d", resp2.StatusCode)
 	}
 }
+
+// failingBroker subscribes fine but fails every publish, as a broker that
+// lost its server would.
+type failingBroker struct{ qun.Broker }
+
+func (failingBroker) Publish(context.Context, *qun.Event) error { return errors.New("broker down") }
+
+// A durable event whose broker publish failed still reaches this node's
+// subscribers at once, not only when a later event reveals the gap.
+func TestBrokerFailureStillDeliversLocally(t *testing.T) {
+	e := qtest.NewEnv(t, qun.Config{Broker: failingBroker{qun.NewMemoryBroker()}, GapWait: time.Hour}, openRooms)
+	a := e.Connect(t, "t", "a")
+	qtest.Call(t, a, "sub", map[string]any{"room": "t:1"}, nil)
+	qtest.Call(t, a, "test.say", map[string]any{"room": "t:1", "text": "still here"}, nil)
+	if f := qtest.NextEvent(t, a, "test.said"); f.Seq != 1 {
+		t.Fatalf("seq %d", f.Seq)
+	}
+}
