@@ -368,6 +368,9 @@ export class Subscription {
   }
 }
 
+// sleep resolves after ms milliseconds.
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
 function absoluteWS(url) {
   if (/^wss?:/.test(url)) return url;
   const u = new URL(url, location.href);
@@ -545,6 +548,8 @@ export class Live extends Emitter {
     this.sub = null;
     this.mc = null; // the media connection: a Client to the node running the live, when not this.client
     this.mcSub = null;
+    this.moving = false; // _relocate runs
+    this.moveTries = 12; // live.join attempts on the first connection after the media one is lost
     this._unpush = this._hookPushes(client);
     this._unpushMC = [];
   }
@@ -618,6 +623,11 @@ export class Live extends Emitter {
     const mc = (this.mc = new Client({ url, token: this.client.token, maxBackoffMs: this.client.maxBackoff }));
     this.mcURL = url;
     this._unpushMC = this._hookPushes(mc);
+    let opened = false;
+    this._unpushMC.push(mc.on("state", (s) => {
+      if (s === "open") opened = true;
+      else if (s === "connecting" && opened && this.mc === mc) this._relocate(); // lost: the node may be gone
+    }));
     this.mcSub = mc.subscribe(this.room, () => {}, { // the events come on the first connection
       start: async () => {
         this._closePCs();
@@ -632,10 +642,63 @@ export class Live extends Emitter {
         if (res.node) throw new QunError({ code: "conflict", msg: "the live moved to " + res.node });
         return this._joined(res, subReady, true);
       },
-      onEnd: (err) => { if (this.mc === mc) { this._closePCs(); this._closeNode(); this._emit("error", err); } },
+      // The node no longer runs the live (it moved, or ended): ask the
+      // first connection where it is now.
+      onEnd: () => { if (this.mc === mc) this._relocate(); },
     });
     mc.connect().catch(() => {}); // it retries by itself; ready resolves once it joined
     return this.mcSub.ready;
+  }
+
+  // _relocate follows the live after its media connection was lost (or its
+  // node stopped running it): the node may be dead, and once its lease runs
+  // out another node takes the live over. It asks placement again with
+  // live.join on the first connection, with backoff, until that answers
+  // another node (the media connection moves there), this node (the live
+  // runs here now), or the media connection came back by itself; a
+  // publisher publishes again. The first connection's own reconnect
+  // (_join) may move the live meanwhile: then this stops.
+  _relocate() {
+    if (this.moving || !this.sub) return;
+    this.moving = true;
+    const kinds = this.publishing ? ["pub", "sub"] : ["sub"];
+    kinds.forEach((k) => this._emit("reconnecting", k));
+    this._closePCs(); // their media ran on the lost node
+    this._emitTracks();
+    const done = () => kinds.forEach((k) => this._emit("reconnected", k));
+    const run = async () => {
+      let lost = this.mc; // the media connection being replaced
+      for (let i = 0; i < this.moveTries; i++) {
+        if (i > 0) await sleep(Math.min(this.client.maxBackoff, 500 * 2 ** (i - 1)) * (0.5 + Math.random() / 2));
+        if (!this.sub || this.info && this.info.state === "ended") return;
+        if (this.mc !== lost) return done(); // the first connection's reconnect moved it
+        if (lost && lost.state === "open" && this.mcSub && this.mcSub.active) return done(); // it came back (and joined)
+        if (this.client.state !== "open") continue; // its reconnect runs live.join (_join)
+        let res;
+        try {
+          res = await this.client.call("live.join", { live: this.id });
+        } catch (e) {
+          if (e.code === "unavailable") continue;
+          this._closeNode();
+          throw e;
+        }
+        if (!this.sub || this.mc !== lost) return done();
+        if (res.node && lost && absoluteWS(res.node) === this.mcURL) continue; // still placed there: its lease has not run out
+        if (!res.node) {
+          this._closeNode();
+          this._closePCs();
+          this._joined(res, this._expectSub(), true); // the live runs on this node now
+          return done();
+        }
+        const opening = this._openNode(res.node); // closes the lost one; its join republishes
+        lost = this.mc;
+        const ok = await Promise.race([opening.then(() => true), sleep(10000).then(() => false)]);
+        if (ok) return done();
+        // the new node does not answer either: ask again
+      }
+      throw new QunError({ code: "unavailable", msg: "the live's media node is gone and no other took it over" });
+    };
+    run().catch((e) => this._emit("error", e)).finally(() => { this.moving = false; });
   }
 
   _closeNode() {
