@@ -509,7 +509,8 @@ export class Chat extends Emitter {
  * "event" (every room event), "stage" (true/false: this user went on or off
  * the stage), "ended", "kicked", "reconnecting" / "reconnected" ("pub" or
  * "sub": the server gave up a failed peer connection and a new one is being
- * set up), "error" (a media failure).
+ * set up, or the media connection to the live's node was lost and the live
+ * is being followed to its new node), "error" (a media failure).
  */
 export class Live extends Emitter {
   /** start starts a live in a group (live.start) and returns it, not yet joined. */
