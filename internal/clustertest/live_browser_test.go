@@ -179,14 +179,17 @@ func TestBrowserSDKFollowsALiveWhenItsNodeDies(t *testing.T) {
 	s.wait(host, "host reconnected", `qstate.reconnected >= 2`, 10*time.Second) // "pub" and "sub"
 
 	type conns struct {
-		First, Media, State string
-		Reconnecting        int
+		First, Media, State, Log string
+		Reconnecting, Drops      int
 	}
 	var h, v conns
-	const q = "({first: client.url, media: live.mc ? live.mc.url : '', state: client.state, reconnecting: qstate.reconnecting})"
+	const q = `({first: client.url, media: live.mc ? live.mc.url : '', state: client.state,
+		reconnecting: qstate.reconnecting, drops: qstate.drops, log: document.getElementById('log').textContent})`
 	s.eval(host, q, &h)
 	s.eval(view, q, &v)
-	if h.State != "open" || v.State != "open" || h.First != nb.URL || v.First != nc.URL {
+	t.Logf("host page:\n%s\nviewer page:\n%s", h.Log, v.Log)
+	// The live was followed over the first connections, not by their reconnects.
+	if h.State != "open" || v.State != "open" || h.Drops+v.Drops != 0 || h.First != nb.URL || v.First != nc.URL {
 		t.Fatalf("first connections: host %+v, viewer %+v", h, v)
 	}
 	if h.Reconnecting != 2 || v.Reconnecting != 1 {
