@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -32,56 +31,14 @@ func NewReplayStore(ctx context.Context, pool *pgxpool.Pool) (*ReplayStore, erro
 
 var errNoReplay = qun.Errorf(qun.CodeNotFound, "no such replay")
 
-// replayData is the JSON kept in the data column: everything the columns
-// do not hold, internal fields included.
-type replayData struct {
-	Live        qun.RoomID         `json:"live"`
-	Group       qun.RoomID         `json:"group,omitempty"`
-	Host        qun.UserID         `json:"host"`
-	Title       string             `json:"title,omitempty"`
-	StartedAt   int64              `json:"startedAt"`
-	EndedAt     int64              `json:"endedAt,omitempty"`
-	DurationMs  int64              `json:"durationMs"`
-	Tracks      []replayTrack      `json:"tracks"`
-	Events      int                `json:"events"`
-	Rooms       []replay.RoomStart `json:"rooms"`
-	TimelineKey string             `json:"timelineKey,omitempty"`
-}
-
-type replayTrack struct {
-	replay.Track
-	Key    string `json:"key"`
-	Done   bool   `json:"done,omitempty"`
-	Synced bool   `json:"synced,omitempty"`
-}
-
-func unixMS(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func timeMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
-
 // replayArgs are the values of the columns after tenant and id, in table order.
 func replayArgs(r *replay.Replay) ([]any, error) {
-	d := replayData{Live: r.Live, Group: r.Group, Host: r.Host, Title: r.Title, StartedAt: unixMS(r.StartedAt), EndedAt: unixMS(r.EndedAt),
-		DurationMs: r.DurationMs, Events: r.Events, Rooms: r.Rooms, TimelineKey: r.TimelineKey}
-	for _, t := range r.Tracks {
-		d.Tracks = append(d.Tracks, replayTrack{Track: t, Key: t.Key, Done: t.Done, Synced: t.Synced})
-	}
-	data, err := json.Marshal(d)
+	data, err := replay.EncodeRecord(r)
 	if err != nil {
 		return nil, err
 	}
-	return []any{string(r.Live), string(r.Group), string(r.State), unixMS(r.StartedAt), unixMS(r.DecideBy), unixMS(r.ExpiresAt),
-		unixMS(r.Heartbeat), r.Purged, data}, nil
+	return []any{string(r.Live), string(r.Group), string(r.State), replay.UnixMS(r.StartedAt), replay.UnixMS(r.DecideBy), replay.UnixMS(r.ExpiresAt),
+		replay.UnixMS(r.Heartbeat), r.Purged, data}, nil
 }
 
 // Create implements replay.Store.
@@ -111,25 +68,15 @@ func scanReplay(row pgx.Row) (*replay.Replay, error) {
 		tenant, state         string
 		decide, expires, beat int64
 		data                  []byte
-		d                     replayData
 	)
 	if err := row.Scan(&tenant, &r.ID, &state, &decide, &expires, &beat, &r.Purged, &r.Version, &data); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(data, &d); err != nil {
-		return nil, fmt.Errorf("replay: decode %s: %w", r.ID, err)
+	if err := replay.DecodeRecord(data, &r); err != nil {
+		return nil, err
 	}
 	r.Tenant, r.State = qun.TenantID(tenant), replay.State(state)
-	r.DecideBy, r.ExpiresAt, r.Heartbeat = timeMS(decide), timeMS(expires), timeMS(beat)
-	r.Live, r.Group, r.Host, r.Title = d.Live, d.Group, d.Host, d.Title
-	r.StartedAt, r.EndedAt, r.DurationMs = timeMS(d.StartedAt), timeMS(d.EndedAt), d.DurationMs
-	r.Events, r.Rooms, r.TimelineKey = d.Events, d.Rooms, d.TimelineKey
-	r.Tracks = make([]replay.Track, 0, len(d.Tracks))
-	for _, t := range d.Tracks {
-		tr := t.Track
-		tr.Key, tr.Done, tr.Synced = t.Key, t.Done, t.Synced
-		r.Tracks = append(r.Tracks, tr)
-	}
+	r.DecideBy, r.ExpiresAt, r.Heartbeat = replay.FromUnixMS(decide), replay.FromUnixMS(expires), replay.FromUnixMS(beat)
 	return &r, nil
 }
 
@@ -181,7 +128,7 @@ func (s *ReplayStore) List(ctx context.Context, q replay.Query) ([]*replay.Repla
 	}
 	return s.collect(ctx, "list", replayCols+`WHERE tenant = $1 AND ($2 = '' OR live = $2) AND ($3 = '' OR grp = $3)
 		AND (cardinality($4::text[]) = 0 OR state = ANY($4)) AND ($5::bigint = 0 OR started_at < $5)
-		ORDER BY started_at DESC, id DESC LIMIT $6`, string(q.Tenant), string(q.Live), string(q.Group), states, unixMS(q.Before), limit)
+		ORDER BY started_at DESC, id DESC LIMIT $6`, string(q.Tenant), string(q.Live), string(q.Group), states, replay.UnixMS(q.Before), limit)
 }
 
 // Due implements replay.Store.
@@ -190,7 +137,7 @@ func (s *ReplayStore) Due(ctx context.Context, now, stale time.Time, limit int) 
 		OR (state = 'kept' AND expires_at > 0 AND expires_at <= $1)
 		OR (state = 'recording' AND heartbeat < $2)
 		OR (state IN ('discarded', 'expired') AND NOT purged)
-		LIMIT $3`, unixMS(now), unixMS(stale), max(limit, 0))
+		LIMIT $3`, replay.UnixMS(now), replay.UnixMS(stale), max(limit, 0))
 }
 
 func (s *ReplayStore) collect(ctx context.Context, what, q string, args ...any) ([]*replay.Replay, error) {

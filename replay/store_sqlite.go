@@ -3,7 +3,6 @@ package replay
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -49,54 +48,8 @@ func NewSQLiteStore(db *sql.DB) (*SQLiteStore, error) {
 	return &SQLiteStore{db: db}, nil
 }
 
-// record is the stored form of a Replay, internal fields included.
-type record struct {
-	Live        qun.RoomID  `json:"live"`
-	Group       qun.RoomID  `json:"group,omitempty"`
-	Host        qun.UserID  `json:"host"`
-	Title       string      `json:"title,omitempty"`
-	StartedAt   int64       `json:"startedAt"`
-	EndedAt     int64       `json:"endedAt,omitempty"`
-	DurationMs  int64       `json:"durationMs"`
-	Tracks      []trackRec  `json:"tracks"`
-	Events      int         `json:"events"`
-	Rooms       []RoomStart `json:"rooms"`
-	TimelineKey string      `json:"timelineKey,omitempty"`
-}
-
-type trackRec struct {
-	Track
-	Key    string `json:"key"`
-	Done   bool   `json:"done,omitempty"`
-	Synced bool   `json:"synced,omitempty"`
-}
-
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
-
-func encodeReplay(r *Replay) (string, error) {
-	rec := record{Live: r.Live, Group: r.Group, Host: r.Host, Title: r.Title, StartedAt: ms(r.StartedAt), EndedAt: ms(r.EndedAt),
-		DurationMs: r.DurationMs, Events: r.Events, Rooms: r.Rooms, TimelineKey: r.TimelineKey}
-	for _, t := range r.Tracks {
-		rec.Tracks = append(rec.Tracks, trackRec{Track: t, Key: t.Key, Done: t.Done, Synced: t.Synced})
-	}
-	b, err := json.Marshal(rec)
-	return string(b), err
-}
-
 func (s *SQLiteStore) args(r *Replay) ([]any, error) {
-	data, err := encodeReplay(r)
+	data, err := EncodeRecord(r)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +57,7 @@ func (s *SQLiteStore) args(r *Replay) ([]any, error) {
 	if r.Purged {
 		purged = 1
 	}
-	return []any{string(r.Live), string(r.Group), string(r.State), ms(r.StartedAt), ms(r.DecideBy), ms(r.ExpiresAt), ms(r.Heartbeat), purged, data}, nil
+	return []any{string(r.Live), string(r.Group), string(r.State), UnixMS(r.StartedAt), UnixMS(r.DecideBy), UnixMS(r.ExpiresAt), UnixMS(r.Heartbeat), purged, string(data)}, nil
 }
 
 // Create implements Store.
@@ -138,21 +91,11 @@ func scanReplay(sc interface{ Scan(...any) error }) (*Replay, error) {
 	if err := sc.Scan(&tenant, &r.ID, &state, &decide, &expires, &beat, &purged, &r.Version, &data); err != nil {
 		return nil, err
 	}
-	var rec record
-	if err := json.Unmarshal([]byte(data), &rec); err != nil {
-		return nil, fmt.Errorf("replay: decode %s: %w", r.ID, err)
+	if err := DecodeRecord([]byte(data), &r); err != nil {
+		return nil, err
 	}
 	r.Tenant, r.State = qun.TenantID(tenant), State(state)
-	r.DecideBy, r.ExpiresAt, r.Heartbeat, r.Purged = fromMS(decide), fromMS(expires), fromMS(beat), purged != 0
-	r.Live, r.Group, r.Host, r.Title = rec.Live, rec.Group, rec.Host, rec.Title
-	r.StartedAt, r.EndedAt, r.DurationMs = fromMS(rec.StartedAt), fromMS(rec.EndedAt), rec.DurationMs
-	r.Events, r.Rooms, r.TimelineKey = rec.Events, rec.Rooms, rec.TimelineKey
-	r.Tracks = make([]Track, 0, len(rec.Tracks))
-	for _, t := range rec.Tracks {
-		tr := t.Track
-		tr.Key, tr.Done, tr.Synced = t.Key, t.Done, t.Synced
-		r.Tracks = append(r.Tracks, tr)
-	}
+	r.DecideBy, r.ExpiresAt, r.Heartbeat, r.Purged = FromUnixMS(decide), FromUnixMS(expires), FromUnixMS(beat), purged != 0
 	return &r, nil
 }
 
@@ -205,7 +148,7 @@ func (s *SQLiteStore) List(ctx context.Context, q Query) ([]*Replay, error) {
 		}
 	}
 	if !q.Before.IsZero() {
-		where, args = append(where, "started_at<?"), append(args, ms(q.Before))
+		where, args = append(where, "started_at<?"), append(args, UnixMS(q.Before))
 	}
 	limit := q.Limit
 	if limit <= 0 {
@@ -220,12 +163,12 @@ func (s *SQLiteStore) List(ctx context.Context, q Query) ([]*Replay, error) {
 
 // Due implements Store.
 func (s *SQLiteStore) Due(ctx context.Context, now, stale time.Time, limit int) ([]*Replay, error) {
-	n := ms(now)
+	n := UnixMS(now)
 	rows, err := s.db.QueryContext(ctx, selectCols+`WHERE (state='pending' AND decide_by>0 AND decide_by<=?)
 		OR (state='kept' AND expires_at>0 AND expires_at<=?)
 		OR (state='recording' AND heartbeat<?)
 		OR (state IN ('discarded','expired') AND purged=0)
-		LIMIT ?`, n, n, ms(stale), limit)
+		LIMIT ?`, n, n, UnixMS(stale), limit)
 	if err != nil {
 		return nil, fmt.Errorf("replay: due: %w", err)
 	}
