@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/qunkit/qun"
+	"github.com/qunkit/qun/internal/sqljson"
 	"github.com/qunkit/qun/internal/sqlmigrate"
 )
 
@@ -211,26 +212,6 @@ func (t *sqlTx) count(q string, args ...any) (int, error) {
 	return n, err
 }
 
-// jsonText encodes v for a TEXT column; jsonCol decodes one into v.
-func jsonText(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-type jsonCol struct{ v any }
-
-func (j jsonCol) Scan(src any) error {
-	switch s := src.(type) {
-	case string:
-		return json.Unmarshal([]byte(s), j.v)
-	case []byte:
-		return json.Unmarshal(s, j.v)
-	case nil:
-		return nil
-	}
-	return fmt.Errorf("json column holds %T", src)
-}
-
 // ---- groups
 
 const groupCols = `g.id, g.name, g.avatar, g.intro, g.tags, g.owner, g.public, g.approval, g.members_invite,
@@ -238,8 +219,8 @@ const groupCols = `g.id, g.name, g.avatar, g.intro, g.tags, g.owner, g.public, g
 
 func scanGroup(sc scanner) (*Group, error) {
 	g := &Group{}
-	err := sc.Scan(&g.ID, &g.Name, &g.Avatar, &g.Intro, jsonCol{&g.Tags}, &g.Owner, &g.Public, &g.Approval, &g.MembersInvite,
-		&g.MemberLimit, &g.MemberCount, &g.MuteAll, &g.SlowMode, &g.Created, jsonCol{&g.Pinned}, jsonCol{&g.Designated}, &g.Dissolved)
+	err := sc.Scan(&g.ID, &g.Name, &g.Avatar, &g.Intro, sqljson.Into(&g.Tags), &g.Owner, &g.Public, &g.Approval, &g.MembersInvite,
+		&g.MemberLimit, &g.MemberCount, &g.MuteAll, &g.SlowMode, &g.Created, sqljson.Into(&g.Pinned), sqljson.Into(&g.Designated), &g.Dissolved)
 	return g, err
 }
 
@@ -247,8 +228,8 @@ func (t *sqlTx) InsertGroup(g *Group) error {
 	err := t.insert("group", `INSERT INTO chat_groups (tenant, id, name, avatar, intro, tags, owner, public, approval, members_invite,
 		member_limit, member_count, mute_all, slow_mode, created, pinned, designated, dissolved)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
-		t.tenant, g.ID, g.Name, g.Avatar, g.Intro, jsonText(nonNil(g.Tags)), g.Owner, g.Public, g.Approval, g.MembersInvite,
-		g.MemberLimit, g.MuteAll, g.SlowMode, g.Created, jsonText(nonNil(g.Pinned)), jsonText(nonNil(g.Designated)), g.Dissolved)
+		t.tenant, g.ID, g.Name, g.Avatar, g.Intro, sqljson.Text(nonNil(g.Tags)), g.Owner, g.Public, g.Approval, g.MembersInvite,
+		g.MemberLimit, g.MuteAll, g.SlowMode, g.Created, sqljson.Text(nonNil(g.Pinned)), sqljson.Text(nonNil(g.Designated)), g.Dissolved)
 	if err != nil {
 		return err
 	}
@@ -283,8 +264,8 @@ func (t *sqlTx) UpdateGroup(g *Group) error {
 	err := t.must("group", `UPDATE chat_groups SET name=?, avatar=?, intro=?, tags=?, owner=?, public=?, approval=?,
 		members_invite=?, member_limit=?, mute_all=?, slow_mode=?, pinned=?, designated=?, dissolved=?
 		WHERE tenant=? AND id=?`,
-		g.Name, g.Avatar, g.Intro, jsonText(nonNil(g.Tags)), g.Owner, g.Public, g.Approval, g.MembersInvite, g.MemberLimit,
-		g.MuteAll, g.SlowMode, jsonText(nonNil(g.Pinned)), jsonText(nonNil(g.Designated)), g.Dissolved, t.tenant, g.ID)
+		g.Name, g.Avatar, g.Intro, sqljson.Text(nonNil(g.Tags)), g.Owner, g.Public, g.Approval, g.MembersInvite, g.MemberLimit,
+		g.MuteAll, g.SlowMode, sqljson.Text(nonNil(g.Pinned)), sqljson.Text(nonNil(g.Designated)), g.Dissolved, t.tenant, g.ID)
 	if err != nil {
 		return err
 	}
@@ -383,8 +364,8 @@ func (t *sqlTx) UserGroups(user qun.UserID, shownOnly bool, after qun.RoomID, li
 	query += ` ORDER BY m.grp LIMIT ?`
 	return list(t, query, []any{t.tenant, user, after, max(limit, 1)}, func(sc scanner) (*Membership, error) {
 		g, m := &Group{}, &Member{}
-		err := sc.Scan(&g.ID, &g.Name, &g.Avatar, &g.Intro, jsonCol{&g.Tags}, &g.Owner, &g.Public, &g.Approval, &g.MembersInvite,
-			&g.MemberLimit, &g.MemberCount, &g.MuteAll, &g.SlowMode, &g.Created, jsonCol{&g.Pinned}, jsonCol{&g.Designated}, &g.Dissolved,
+		err := sc.Scan(&g.ID, &g.Name, &g.Avatar, &g.Intro, sqljson.Into(&g.Tags), &g.Owner, &g.Public, &g.Approval, &g.MembersInvite,
+			&g.MemberLimit, &g.MemberCount, &g.MuteAll, &g.SlowMode, &g.Created, sqljson.Into(&g.Pinned), sqljson.Into(&g.Designated), &g.Dissolved,
 			&m.User, &m.Name, &m.Role, &m.Joined, &m.MutedUntil, &m.Shown, &m.ReadSeq, &m.LastActive)
 		return &Membership{Group: g, Member: m}, err
 	})
@@ -583,13 +564,13 @@ func (t *sqlTx) Announcements(group qun.RoomID, bef int64, limit int) ([]*Announ
 
 func (t *sqlTx) Patch(group qun.RoomID, seq uint64) (*Patch, error) {
 	p := &Patch{}
-	err := t.one("patch", `SELECT data FROM chat_patches WHERE tenant=? AND grp=? AND seq=?`, []any{t.tenant, group, int64(seq)}, jsonCol{p})
+	err := t.one("patch", `SELECT data FROM chat_patches WHERE tenant=? AND grp=? AND seq=?`, []any{t.tenant, group, int64(seq)}, sqljson.Into(p))
 	return p, err
 }
 
 func (t *sqlTx) PutPatch(group qun.RoomID, p *Patch) error {
 	_, err := t.exec(`INSERT INTO chat_patches (tenant, grp, seq, data) VALUES (?,?,?,?)
-		ON CONFLICT (tenant, grp, seq) DO UPDATE SET data=excluded.data`, t.tenant, group, int64(p.Seq), jsonText(p))
+		ON CONFLICT (tenant, grp, seq) DO UPDATE SET data=excluded.data`, t.tenant, group, int64(p.Seq), sqljson.Text(p))
 	return err
 }
 
@@ -605,7 +586,7 @@ func (t *sqlTx) Patches(group qun.RoomID, seqs []uint64) (map[uint64]*Patch, err
 	ps, err := list(t, `SELECT data FROM chat_patches WHERE tenant=? AND grp=? AND seq IN (?`+strings.Repeat(",?", len(seqs)-1)+`)`,
 		args, func(sc scanner) (*Patch, error) {
 			p := &Patch{}
-			return p, sc.Scan(jsonCol{p})
+			return p, sc.Scan(sqljson.Into(p))
 		})
 	for _, p := range ps {
 		out[p.Seq] = p
@@ -778,14 +759,14 @@ const pollCols = `id, grp, question, options, multi, max_choices, anonymous, dea
 
 func scanPoll(sc scanner) (*Poll, error) {
 	p := &Poll{}
-	return p, sc.Scan(&p.ID, &p.Group, &p.Question, jsonCol{&p.Options}, &p.Multi, &p.MaxChoices, &p.Anonymous, &p.Deadline,
-		&p.Closed, &p.By, &p.Created, jsonCol{&p.Counts}, &p.Voters)
+	return p, sc.Scan(&p.ID, &p.Group, &p.Question, sqljson.Into(&p.Options), &p.Multi, &p.MaxChoices, &p.Anonymous, &p.Deadline,
+		&p.Closed, &p.By, &p.Created, sqljson.Into(&p.Counts), &p.Voters)
 }
 
 func (t *sqlTx) InsertPoll(p *Poll) error {
 	return t.insert("poll", `INSERT INTO chat_polls (tenant, `+pollCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
-		t.tenant, p.ID, p.Group, p.Question, jsonText(p.Options), p.Multi, p.MaxChoices, p.Anonymous, p.Deadline, p.Closed,
-		p.By, p.Created, jsonText(p.Counts), p.Voters)
+		t.tenant, p.ID, p.Group, p.Question, sqljson.Text(p.Options), p.Multi, p.MaxChoices, p.Anonymous, p.Deadline, p.Closed,
+		p.By, p.Created, sqljson.Text(p.Counts), p.Voters)
 }
 
 func (t *sqlTx) Poll(group qun.RoomID, id string) (*Poll, error) {
@@ -801,7 +782,7 @@ func (t *sqlTx) Poll(group qun.RoomID, id string) (*Poll, error) {
 
 func (t *sqlTx) UpdatePoll(p *Poll) error {
 	return t.must("poll", `UPDATE chat_polls SET closed=?, deadline=?, counts=?, voters=? WHERE tenant=? AND grp=? AND id=?`,
-		p.Closed, p.Deadline, jsonText(p.Counts), p.Voters, t.tenant, p.Group, p.ID)
+		p.Closed, p.Deadline, sqljson.Text(p.Counts), p.Voters, t.tenant, p.Group, p.ID)
 }
 
 func (t *sqlTx) CountOpenPolls(group qun.RoomID) (int, error) {
@@ -810,12 +791,12 @@ func (t *sqlTx) CountOpenPolls(group qun.RoomID) (int, error) {
 
 func (t *sqlTx) InsertVote(poll string, v *Vote) error {
 	return t.insert("vote", `INSERT INTO chat_votes (tenant, poll, user, choices, at) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING`,
-		t.tenant, poll, v.User, jsonText(v.Choices), v.At)
+		t.tenant, poll, v.User, sqljson.Text(v.Choices), v.At)
 }
 
 func scanVote(sc scanner) (*Vote, error) {
 	v := &Vote{}
-	return v, sc.Scan(&v.User, jsonCol{&v.Choices}, &v.At)
+	return v, sc.Scan(&v.User, sqljson.Into(&v.Choices), &v.At)
 }
 
 func (t *sqlTx) Vote(poll string, user qun.UserID) (*Vote, error) {

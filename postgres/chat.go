@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/qunkit/qun"
 	"github.com/qunkit/qun/chat"
+	"github.com/qunkit/qun/internal/sqljson"
 )
 
 // NewChatStore returns chat.Store on PostgreSQL, applying its migrations
@@ -177,26 +178,6 @@ func (t *chatTx) count(q string, args ...any) (int, error) {
 	return n, err
 }
 
-// jsonText encodes v for a text column; jsonCol decodes one into v.
-func jsonText(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-type jsonCol struct{ v any }
-
-func (j jsonCol) Scan(src any) error {
-	switch s := src.(type) {
-	case string:
-		return json.Unmarshal([]byte(s), j.v)
-	case []byte:
-		return json.Unmarshal(s, j.v)
-	case nil:
-		return nil
-	}
-	return fmt.Errorf("json column holds %T", src)
-}
-
 func nonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}
@@ -218,8 +199,8 @@ const groupCols = `g.id, g.name, g.avatar, g.intro, g.tags, g.owner, g.public, g
 	g.member_limit, g.member_count, g.mute_all, g.slow_mode, g.created, g.pinned, g.designated, g.dissolved`
 
 func groupDest(g *chat.Group) []any {
-	return []any{&g.ID, &g.Name, &g.Avatar, &g.Intro, jsonCol{&g.Tags}, &g.Owner, &g.Public, &g.Approval, &g.MembersInvite,
-		&g.MemberLimit, &g.MemberCount, &g.MuteAll, &g.SlowMode, &g.Created, jsonCol{&g.Pinned}, jsonCol{&g.Designated}, &g.Dissolved}
+	return []any{&g.ID, &g.Name, &g.Avatar, &g.Intro, sqljson.Into(&g.Tags), &g.Owner, &g.Public, &g.Approval, &g.MembersInvite,
+		&g.MemberLimit, &g.MemberCount, &g.MuteAll, &g.SlowMode, &g.Created, sqljson.Into(&g.Pinned), sqljson.Into(&g.Designated), &g.Dissolved}
 }
 
 func scanGroup(sc scanner) (*chat.Group, error) {
@@ -231,8 +212,8 @@ func (t *chatTx) InsertGroup(g *chat.Group) error {
 	err := t.insert("group", `INSERT INTO chat_groups (tenant, id, name, avatar, intro, tags, owner, public, approval, members_invite,
 		member_limit, member_count, mute_all, slow_mode, created, pinned, designated, dissolved)
 		VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
-		t.tenant, g.ID, g.Name, g.Avatar, g.Intro, jsonText(nonNil(g.Tags)), g.Owner, g.Public, g.Approval, g.MembersInvite,
-		g.MemberLimit, g.MuteAll, g.SlowMode, g.Created, jsonText(nonNil(g.Pinned)), jsonText(nonNil(g.Designated)), g.Dissolved)
+		t.tenant, g.ID, g.Name, g.Avatar, g.Intro, sqljson.Text(nonNil(g.Tags)), g.Owner, g.Public, g.Approval, g.MembersInvite,
+		g.MemberLimit, g.MuteAll, g.SlowMode, g.Created, sqljson.Text(nonNil(g.Pinned)), sqljson.Text(nonNil(g.Designated)), g.Dissolved)
 	if err != nil {
 		return err
 	}
@@ -263,8 +244,8 @@ func (t *chatTx) UpdateGroup(g *chat.Group) error {
 	err := t.must("group", `UPDATE chat_groups SET name=?, avatar=?, intro=?, tags=?, owner=?, public=?, approval=?,
 		members_invite=?, member_limit=?, mute_all=?, slow_mode=?, pinned=?, designated=?, dissolved=?
 		WHERE tenant=? AND id=?`,
-		g.Name, g.Avatar, g.Intro, jsonText(nonNil(g.Tags)), g.Owner, g.Public, g.Approval, g.MembersInvite, g.MemberLimit,
-		g.MuteAll, g.SlowMode, jsonText(nonNil(g.Pinned)), jsonText(nonNil(g.Designated)), g.Dissolved, t.tenant, g.ID)
+		g.Name, g.Avatar, g.Intro, sqljson.Text(nonNil(g.Tags)), g.Owner, g.Public, g.Approval, g.MembersInvite, g.MemberLimit,
+		g.MuteAll, g.SlowMode, sqljson.Text(nonNil(g.Pinned)), sqljson.Text(nonNil(g.Designated)), g.Dissolved, t.tenant, g.ID)
 	if err != nil {
 		return err
 	}
@@ -538,13 +519,13 @@ func (t *chatTx) Announcements(group qun.RoomID, bef int64, limit int) ([]*chat.
 
 func (t *chatTx) Patch(group qun.RoomID, seq uint64) (*chat.Patch, error) {
 	p := &chat.Patch{}
-	err := t.one("patch", `SELECT data FROM chat_patches WHERE tenant=? AND grp=? AND seq=?`, []any{t.tenant, group, int64(seq)}, jsonCol{p})
+	err := t.one("patch", `SELECT data FROM chat_patches WHERE tenant=? AND grp=? AND seq=?`, []any{t.tenant, group, int64(seq)}, sqljson.Into(p))
 	return p, err
 }
 
 func (t *chatTx) PutPatch(group qun.RoomID, p *chat.Patch) error {
 	_, err := t.exec(`INSERT INTO chat_patches (tenant, grp, seq, data) VALUES (?,?,?,?)
-		ON CONFLICT (tenant, grp, seq) DO UPDATE SET data=excluded.data`, t.tenant, group, int64(p.Seq), jsonText(p))
+		ON CONFLICT (tenant, grp, seq) DO UPDATE SET data=excluded.data`, t.tenant, group, int64(p.Seq), sqljson.Text(p))
 	return err
 }
 
@@ -560,7 +541,7 @@ func (t *chatTx) Patches(group qun.RoomID, seqs []uint64) (map[uint64]*chat.Patc
 	ps, err := rows(t, `SELECT data FROM chat_patches WHERE tenant=? AND grp=? AND seq = ANY(?::int8[])`,
 		[]any{t.tenant, group, ss}, func(sc scanner) (*chat.Patch, error) {
 			p := &chat.Patch{}
-			return p, sc.Scan(jsonCol{p})
+			return p, sc.Scan(sqljson.Into(p))
 		})
 	for _, p := range ps {
 		out[p.Seq] = p
@@ -712,14 +693,14 @@ const pollCols = `id, grp, question, options, multi, max_choices, anonymous, dea
 
 func scanPoll(sc scanner) (*chat.Poll, error) {
 	p := &chat.Poll{}
-	return p, sc.Scan(&p.ID, &p.Group, &p.Question, jsonCol{&p.Options}, &p.Multi, &p.MaxChoices, &p.Anonymous, &p.Deadline,
-		&p.Closed, &p.By, &p.Created, jsonCol{&p.Counts}, &p.Voters)
+	return p, sc.Scan(&p.ID, &p.Group, &p.Question, sqljson.Into(&p.Options), &p.Multi, &p.MaxChoices, &p.Anonymous, &p.Deadline,
+		&p.Closed, &p.By, &p.Created, sqljson.Into(&p.Counts), &p.Voters)
 }
 
 func (t *chatTx) InsertPoll(p *chat.Poll) error {
 	return t.insert("poll", `INSERT INTO chat_polls (tenant, `+pollCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
-		t.tenant, p.ID, p.Group, p.Question, jsonText(p.Options), p.Multi, p.MaxChoices, p.Anonymous, p.Deadline, p.Closed,
-		p.By, p.Created, jsonText(p.Counts), p.Voters)
+		t.tenant, p.ID, p.Group, p.Question, sqljson.Text(p.Options), p.Multi, p.MaxChoices, p.Anonymous, p.Deadline, p.Closed,
+		p.By, p.Created, sqljson.Text(p.Counts), p.Voters)
 }
 
 func (t *chatTx) Poll(group qun.RoomID, id string) (*chat.Poll, error) {
@@ -728,7 +709,7 @@ func (t *chatTx) Poll(group qun.RoomID, id string) (*chat.Poll, error) {
 
 func (t *chatTx) UpdatePoll(p *chat.Poll) error {
 	return t.must("poll", `UPDATE chat_polls SET closed=?, deadline=?, counts=?, voters=? WHERE tenant=? AND grp=? AND id=?`,
-		p.Closed, p.Deadline, jsonText(p.Counts), p.Voters, t.tenant, p.Group, p.ID)
+		p.Closed, p.Deadline, sqljson.Text(p.Counts), p.Voters, t.tenant, p.Group, p.ID)
 }
 
 func (t *chatTx) CountOpenPolls(group qun.RoomID) (int, error) {
@@ -737,12 +718,12 @@ func (t *chatTx) CountOpenPolls(group qun.RoomID) (int, error) {
 
 func (t *chatTx) InsertVote(poll string, v *chat.Vote) error {
 	return t.insert("vote", `INSERT INTO chat_votes (tenant, poll, usr, choices, at) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING`,
-		t.tenant, poll, v.User, jsonText(v.Choices), v.At)
+		t.tenant, poll, v.User, sqljson.Text(v.Choices), v.At)
 }
 
 func scanVote(sc scanner) (*chat.Vote, error) {
 	v := &chat.Vote{}
-	return v, sc.Scan(&v.User, jsonCol{&v.Choices}, &v.At)
+	return v, sc.Scan(&v.User, sqljson.Into(&v.Choices), &v.At)
 }
 
 func (t *chatTx) Vote(poll string, user qun.UserID) (*chat.Vote, error) {
